@@ -1,0 +1,39 @@
+"""One exception root. `recoverable` says whether a later run can finish the job.
+
+Only `cli.py` turns these into `::error::` lines and exit codes: 2 for bad input or
+configuration (`InputError`), 1 for a step that failed.
+"""
+
+
+class IssuePilotError(Exception):
+    """Base of every error IssuePilot raises on purpose."""
+
+    recoverable = True
+
+
+class InputError(IssuePilotError):
+    """Bad input, event payload or configuration: the user must change something."""
+
+    recoverable = False
+
+
+class BackendError(IssuePilotError):
+    """Redis could not be reached or answered unexpectedly; nothing was decided."""
+
+
+class GitHubError(IssuePilotError):
+    """The GitHub API refused or failed a request."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ModelError(IssuePilotError):
+    """The model endpoint failed or kept answering with something unusable."""
+
+
+class IllegalTransition(IssuePilotError):
+    """The state machine does not allow this move."""
+
+    recoverable = False

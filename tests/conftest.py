@@ -1,0 +1,55 @@
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from issuepilot.testing.redis_server import ThrowawayRedis
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.3) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL if set, else the local server on 6379, else a throwaway server of our own."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+    elif _listening("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+    else:
+        with ThrowawayRedis() as server:
+            yield server.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def repo_keys(redis: Redis, repo: str) -> set[str]:
+    """Every key of one repository (SCAN is fine in tests; the code never scans)."""
+    found = set()
+    async for key in redis.scan_iter(match=f"issuepilot:{{{repo}}}:*", count=1000):
+        found.add(key.decode() if isinstance(key, bytes) else key)
+    return found
+
+
+@pytest.fixture
+async def repo(redis: Redis) -> AsyncIterator[str]:
+    """A repository name no other test uses (every key is under its hash tag); cleaned after."""
+    name = f"test/r-{uuid.uuid4().hex[:12]}"
+    yield name
+    keys = await repo_keys(redis, name)
+    if keys:
+        await redis.delete(*keys)

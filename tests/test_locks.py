@@ -1,0 +1,249 @@
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+import sys
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from issuepilot.errors import BackendError, InputError
+from issuepilot.keys import Keys
+from issuepilot.locks import FileLocks, LockConflict, LockLost, normalize_path
+from issuepilot.testing.redis_server import ThrowawayRedis
+
+from .conftest import repo_keys
+
+
+@pytest.fixture(params=[False, True], ids=["bytes", "decoded"])
+async def locks(
+    request: pytest.FixtureRequest, redis_url: str, repo: str
+) -> AsyncIterator[FileLocks]:
+    client = Redis.from_url(redis_url, decode_responses=request.param)
+    yield FileLocks(client, repo)
+    await client.aclose()
+
+
+async def lock_keys(redis: Redis, repo: str) -> set[str]:
+    return {k for k in await repo_keys(redis, repo) if ":lock:" in k}
+
+
+async def test_disjoint_sets_both_win(locks: FileLocks) -> None:
+    a = await locks.acquire("1", ["a.py", "b.py"], ttl_s=30)
+    b = await locks.acquire("2", ["c.py"], ttl_s=30)
+    assert await locks.holders(["a.py", "b.py", "c.py", "d.py"]) == {
+        "a.py": "1",
+        "b.py": "1",
+        "c.py": "2",
+    }
+    assert b.fence > a.fence
+
+
+async def test_overlapping_sets_one_wins_and_loser_takes_nothing(
+    locks: FileLocks, redis: Redis, repo: str
+) -> None:
+    await locks.acquire("1", ["a.py", "b.py"], ttl_s=30)
+    with pytest.raises(LockConflict) as info:
+        await locks.acquire("2", ["b.py", "z.py"], ttl_s=30)
+    assert info.value.holders == {"b.py": "1"}
+    assert await locks.holders(["z.py"]) == {}
+    assert len(await lock_keys(redis, repo)) == 2
+    assert not await redis.exists(Keys(repo).held("2"))
+
+
+async def test_concurrent_overlapping_acquires_have_one_winner(locks: FileLocks) -> None:
+    results = await asyncio.gather(
+        *(locks.acquire(str(i), ["shared.py", f"own_{i}.py"], ttl_s=30) for i in range(20)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, LockConflict) for r in results if r not in winners)
+
+
+async def test_retry_with_same_token_is_a_no_op(locks: FileLocks, redis: Redis, repo: str) -> None:
+    first = await locks.acquire("7", ["a.py", "b.py"], ttl_s=30, token="tok")
+    again = await locks.acquire("7", ["b.py", "./a.py"], ttl_s=30, token="tok")
+    assert again == first
+    assert int(await redis.get(Keys(repo).fence)) == first.fence
+
+
+async def test_paths_are_normalized_and_escapes_refused(locks: FileLocks) -> None:
+    lease = await locks.acquire("1", ["./src//x.py", "src/x.py", "src/y/../z.py"], ttl_s=30)
+    assert lease.paths == ("src/x.py", "src/z.py")
+    for bad in ["/etc/passwd", "../up.py", "a/../../b", "", "C:\\x"]:
+        with pytest.raises(InputError):
+            normalize_path(bad)
+    with pytest.raises(InputError):
+        await locks.acquire("bad task id", ["a.py"], ttl_s=30)
+
+
+async def test_only_the_owner_token_extends_or_releases(locks: FileLocks) -> None:
+    live = await locks.acquire("9", ["a.py"], ttl_s=30)
+    zombie = type(live)(live.task, "old-token", live.fence - 1, live.paths)
+    with pytest.raises(LockLost) as info:
+        await locks.extend(zombie, ttl_s=30)
+    assert info.value.paths == ["a.py"]
+    assert (await locks.release(zombie)).paths == []
+    assert await locks.holders(["a.py"]) == {"a.py": "9"}
+    await locks.extend(live, ttl_s=30)
+    assert (await locks.release(live)).paths == ["a.py"]
+    assert (await locks.release(live)).paths == []  # safe to repeat
+
+
+async def test_expiry_frees_a_crashed_holder(locks: FileLocks) -> None:
+    await locks.acquire("1", ["a.py"], ttl_s=0.05)
+    for _ in range(200):
+        if not await locks.holders(["a.py"]):
+            break
+        await asyncio.sleep(0.01)
+    lease = await locks.acquire("2", ["a.py"], ttl_s=30)
+    assert lease.task == "2"
+
+
+async def test_release_task_frees_every_token_and_wakes_waiters_oldest_first(
+    locks: FileLocks, redis: Redis, repo: str
+) -> None:
+    await locks.acquire("1", ["a.py"], ttl_s=30)
+    await locks.acquire("1", ["b.py"], ttl_s=30)
+    with pytest.raises(LockConflict):
+        await locks.acquire("3", ["b.py"], ttl_s=30)
+    with pytest.raises(LockConflict):
+        await locks.acquire("2", ["a.py", "b.py"], ttl_s=30)
+    with pytest.raises(LockConflict):
+        await locks.acquire("4", ["a.py", "q.py"], ttl_s=30)
+    await locks.acquire("5", ["q.py"], ttl_s=30)
+    released = await locks.release_task("1")
+    assert sorted(released.paths) == ["a.py", "b.py"]
+    # 3 waited first and wants b.py; 2 wants b.py too (it would lose), 4 still needs q.py.
+    assert released.ready == ["3"]
+    three = await locks.acquire("3", ["b.py"], ttl_s=30)
+    assert await redis.zrange(Keys(repo).waiting, 0, -1) == [b"2", b"4"]
+    assert (await locks.release(three)).ready == ["2"]
+
+
+async def test_no_task_waits_forever_behind_expired_locks(locks: FileLocks) -> None:
+    await locks.acquire("1", ["a.py"], ttl_s=0.05)
+    with pytest.raises(LockConflict):
+        await locks.acquire("2", ["a.py"], ttl_s=30)
+    ready: list[str] = []
+    for _ in range(200):
+        if ready := await locks.reap():
+            break
+        await asyncio.sleep(0.01)
+    assert ready == ["2"]
+
+
+async def test_reap_drops_index_entries_of_expired_locks(
+    locks: FileLocks, redis: Redis, repo: str
+) -> None:
+    await locks.acquire("1", ["a.py"], ttl_s=0.05)
+    await locks.acquire("2", ["b.py"], ttl_s=30)
+    while await locks.holders(["a.py"]):
+        await asyncio.sleep(0.01)
+    await locks.reap()
+    keys = Keys(repo)
+    assert await redis.smembers(keys.lockers) == {b"2"}
+    assert not await redis.exists(keys.held("1"))
+
+
+async def test_fence_only_grows(locks: FileLocks) -> None:
+    fences = []
+    for i in range(30):
+        lease = await locks.acquire(str(i % 3), [f"f{i}.py"], ttl_s=30)
+        fences.append(lease.fence)
+        await locks.release(lease)
+    assert fences == sorted(fences) and len(set(fences)) == 30
+
+
+async def test_cancellation_mid_call_leaves_all_or_nothing(
+    locks: FileLocks, redis: Redis, repo: str
+) -> None:
+    paths = [f"p{i}.py" for i in range(20)]
+    for delay in range(8):
+        call = asyncio.create_task(locks.acquire("1", paths, ttl_s=30, token=f"t{delay}"))
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        call.cancel()
+        try:
+            await call
+        except asyncio.CancelledError:
+            pass
+        held = await locks.holders(paths)
+        assert len(held) in (0, 20)
+        if held:
+            # The reply was lost, not the write: the same token takes it again as a no-op.
+            lease = await locks.acquire("1", paths, ttl_s=30, token=f"t{delay}")
+            release = asyncio.create_task(locks.release(lease))
+            for _ in range(delay):
+                await asyncio.sleep(0)
+            release.cancel()
+            try:
+                await release
+            except asyncio.CancelledError:
+                pass
+            assert len(await locks.holders(paths)) in (0, 20)
+            await locks.release(lease)
+        assert await locks.holders(paths) == {}
+
+
+async def test_keep_alive_renews_and_stops_the_body_when_lost(
+    locks: FileLocks, redis: Redis
+) -> None:
+    lease = await locks.acquire("1", ["a.py"], ttl_s=0.3)
+    async with locks.keep_alive(lease, ttl_s=0.3) as lost:
+        await asyncio.sleep(0.9)  # three TTLs: only renewal keeps the lock
+        assert not lost.is_set()
+    assert await locks.holders(["a.py"]) == {"a.py": "1"}
+
+    async def step() -> None:
+        async with locks.keep_alive(lease, ttl_s=0.3):
+            await redis.delete(locks.keys.lock("a.py"))  # taken away behind our back
+            await asyncio.sleep(5)
+
+    with pytest.raises(LockLost):
+        await asyncio.wait_for(step(), timeout=3)
+
+
+async def test_fifty_processes_never_share_a_path_and_leave_no_key(
+    redis_url: str, redis: Redis, repo: str
+) -> None:
+    worker = Path(__file__).with_name("lock_worker.py")
+    root = Path(__file__).parents[1]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(worker), redis_url, repo, f"w{i}", "15"],
+            cwd=root,
+            env={"PYTHONPATH": str(root), "PATH": ""},
+        )
+        for i in range(50)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 50
+    check = f"check:{{{repo}}}:"
+    grants, conflicts, violations = await redis.mget(
+        check + "grants", check + "conflicts", check + "violations"
+    )
+    await redis.delete(check + "grants", check + "conflicts")
+    assert violations is None
+    assert int(grants) > 50 and int(conflicts) > 0  # the run really contended
+    assert await repo_keys(redis, repo) == {Keys(repo).fence}
+
+
+async def test_redis_restart_while_locks_are_held() -> None:
+    with ThrowawayRedis() as server:
+        client = Redis.from_url(server.url)
+        locks = FileLocks(client, "o/r")
+        before = await locks.acquire("1", ["a.py", "b.py"], ttl_s=30)
+        server.stop()
+        with pytest.raises(BackendError, match="Redis"):
+            await locks.acquire("2", ["a.py"], ttl_s=30)
+        server.start()
+        # Everything was lost with the server: the old lease is told, never silently kept.
+        with pytest.raises(LockLost):
+            await locks.extend(before, ttl_s=30)
+        after = await locks.acquire("2", ["a.py"], ttl_s=30)
+        assert after.fence > before.fence
+        assert (await locks.release(before)).paths == []  # the old holder cannot free it
+        with pytest.raises(LockConflict):
+            await locks.acquire("1", ["a.py"], ttl_s=30)
+        await client.aclose()

@@ -343,7 +343,7 @@ class FileLocks:
         return {p: _text(v).split(" ", 1)[0] for p, v in zip(norm, values, strict=True) if v}
 
     async def reap(self) -> list[str]:
-        """Drop index entries of expired locks; returns the waiters that can now go, oldest first."""
+        """Drop index entries of expired locks; returns the waiters to wake (see `Released`)."""
         k = self.keys
         _, ready = await self._run(self._reap, [k.lockers, k.waiting], [k.prefix])
         return _texts(ready)

@@ -1,1 +1,1 @@
-"""Local stand-ins for the services IssuePilot talks to: for tests, the demo and users' own tests."""
+"""Local stand-ins for the services IssuePilot talks to: for tests, the demo, users' tests."""

@@ -1,0 +1,1 @@
+"""Planner and executor backends (see `base.py` for the protocols)."""

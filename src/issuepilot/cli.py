@@ -1,0 +1,176 @@
+"""The `issuepilot` command: the only module that reads the environment and wires things.
+
+Exit codes: 0 done (including "nothing to do"), 1 a step failed (a later run can recover),
+2 bad input or configuration. Errors are one line: `::error::` inside GitHub Actions.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import DEFAULT_MODEL, DEFAULT_MODEL_BASE_URL, Settings, load_config
+from .errors import InputError, IssuePilotError
+from .events import Payload, decide, parse_payload
+
+INPUTS = [
+    ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
+    ("redis-url", "Redis URL, e.g. rediss://user:pass@host:6379/0"),
+    ("config-path", "repository config file (default: .github/issuepilot.yml)"),
+    ("model", f"model name (default: {DEFAULT_MODEL})"),
+    ("model-base-url", f"OpenAI-compatible base URL (default: {DEFAULT_MODEL_BASE_URL})"),
+    ("model-api-key", "API key of the model endpoint (default: the GitHub token)"),
+    ("max-steps", "steps to run in this job before dispatching a new run (default: 1)"),
+]
+
+
+def env_input(name: str) -> str:
+    """An action input as `action.yml` passes it: ISSUEPILOT_<NAME>; empty means unset."""
+    return os.environ.get("ISSUEPILOT_" + name.upper().replace("-", "_"), "").strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="issuepilot", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"issuepilot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    step = sub.add_parser("step", help="run one step for the current GitHub event")
+    explain = sub.add_parser("explain", help="print the decision for one event, offline")
+    for p in (step, explain):
+        p.add_argument("--event-name", help="default: GITHUB_EVENT_NAME")
+        p.add_argument("--event-path", help="default: GITHUB_EVENT_PATH")
+    explain.add_argument("--config", help="repository config file")
+    for name, text in INPUTS:
+        step.add_argument(
+            f"--{name}", help=f"{text}; env ISSUEPILOT_{name.upper().replace('-', '_')}"
+        )
+    step.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    demo = sub.add_parser("demo", help="run the whole lifecycle locally against fakes")
+    demo.add_argument("--redis-url", help="default: REDIS_URL, else a throwaway server")
+    return parser
+
+
+def read_event(name: str | None, path: str | None) -> tuple[str, Payload]:
+    name = name or os.environ.get("GITHUB_EVENT_NAME", "")
+    path = path or os.environ.get("GITHUB_EVENT_PATH", "")
+    if not name:
+        raise InputError("no event name: pass --event-name or set GITHUB_EVENT_NAME")
+    if not path:
+        raise InputError("no event payload: pass --event-path or set GITHUB_EVENT_PATH")
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read the event payload {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the event payload {path} is not valid JSON: {exc}") from None
+    return name, parse_payload(raw)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    def pick(name: str) -> str:
+        flag = getattr(args, name.replace("-", "_"), None)
+        return str(flag).strip() if flag else env_input(name)
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo:
+        raise InputError("no repository: set GITHUB_REPOSITORY (owner/name) or pass --repo")
+    token = pick("github-token") or os.environ.get("GITHUB_TOKEN", "")
+    if not token:
+        raise InputError("no GitHub token: set the github-token input or GITHUB_TOKEN")
+    redis_url = pick("redis-url")
+    if not redis_url:
+        raise InputError("no Redis: set the redis-url input (e.g. from a secret REDIS_URL)")
+    max_steps = pick("max-steps") or "1"
+    if not max_steps.isdigit() or not 1 <= int(max_steps) <= 20:
+        raise InputError(f"max-steps must be a whole number from 1 to 20, not {max_steps!r}")
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
+    config_path = Path(pick("config-path") or ".github/issuepilot.yml")
+    if not config_path.is_absolute():
+        config_path = workspace / config_path
+    if pick("config-path") and not config_path.exists():
+        raise InputError(f"the config file {config_path} does not exist")
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    run_id = os.environ.get("GITHUB_RUN_ID", "")
+    log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")
+    return Settings(
+        repo=repo,
+        api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+        server_url=server,
+        token=token,
+        redis_url=redis_url,
+        model=pick("model") or DEFAULT_MODEL,
+        model_base_url=pick("model-base-url") or DEFAULT_MODEL_BASE_URL,
+        model_api_key=pick("model-api-key") or token,
+        max_steps=int(max_steps),
+        workflow_ref=os.environ.get("GITHUB_WORKFLOW_REF", ""),
+        run_url=f"{server}/{repo}/actions/runs/{run_id}" if run_id else "",
+        http_log=Path(log) if log else None,
+        workspace=workspace,
+        config=load_config(config_path),
+    )
+
+
+def write_outputs(outputs: dict[str, str], summary: str) -> None:
+    """Step outputs to GITHUB_OUTPUT, and the job summary to GITHUB_STEP_SUMMARY."""
+    if path := os.environ.get("GITHUB_OUTPUT"):
+        with open(path, "a", encoding="utf-8") as f:
+            f.writelines(f"{k}={v}\n" for k, v in outputs.items())
+    if path := os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(summary + "\n")
+
+
+def report_error(message: str) -> None:
+    line = " ".join(message.split())
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::error title=IssuePilot::{line}", flush=True)
+    else:
+        print(f"issuepilot: error: {line}", file=sys.stderr, flush=True)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    name, payload = read_event(args.event_name, args.event_path)
+    if args.config and not Path(args.config).exists():
+        raise InputError(f"the config file {args.config} does not exist")
+    config = load_config(Path(args.config) if args.config else None)
+    print(json.dumps(decide(name, payload, config.rules).explain()))
+    return 0
+
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from .wiring import run_step
+
+    settings = settings_from(args)
+    name, payload = read_event(args.event_name, args.event_path)
+    outputs, summary = asyncio.run(run_step(settings, name, payload))
+    write_outputs(outputs, summary)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.redis_url or os.environ.get("REDIS_URL") or None)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    commands: dict[str, Any] = {"step": cmd_step, "explain": cmd_explain, "demo": cmd_demo}
+    try:
+        code = commands[args.command](args)
+    except IssuePilotError as exc:
+        report_error(str(exc))
+        code = 1 if exc.recoverable else 2
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("ISSUEPILOT_DEBUG"):
+            traceback.print_exc()
+        report_error(f"internal error: {type(exc).__name__}: {exc}")
+        code = 1
+    sys.exit(code)

@@ -1,0 +1,94 @@
+"""Configuration: the repository's `.github/issuepilot.yml` plus the action's inputs.
+
+Every setting has a default, so a repository needs no file at all. Unknown keys and bad
+values are refused with the key and the file named.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import InputError
+from .events import Rules
+
+DEFAULT_MODEL = "openai/gpt-4.1-mini"
+DEFAULT_MODEL_BASE_URL = "https://models.github.ai/inference"  # GitHub Models, `models: read`
+
+
+class RepoConfig(BaseModel):
+    """`.github/issuepilot.yml`. See docs/configuration.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_prefix: str = Field("issuepilot", pattern=r"^[A-Za-z0-9_.-]{1,30}$")
+    allowed_users: list[str] = Field(default_factory=list)
+    bot_logins: list[str] = Field(default_factory=lambda: ["github-actions[bot]"])
+    base_branch: str | None = None
+    lease_minutes: float = Field(30, gt=0, le=24 * 60)
+    pr_lease_days: float = Field(14, gt=0, le=365)
+    max_files: int = Field(20, ge=1, le=200)
+    context_files: int = Field(8, ge=0, le=100)
+    context_bytes: int = Field(60_000, ge=0, le=2_000_000)
+    permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(prefix=self.label_prefix, bot_logins=frozenset(self.bot_logins))
+
+    def may_act_without_check(self, login: str) -> bool:
+        return login.lower() in {u.lower() for u in self.allowed_users}
+
+
+def load_config(path: Path | None) -> RepoConfig:
+    """Read the YAML file; a missing file means every default. Errors name key and file."""
+    if path is None or not path.exists():
+        return RepoConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the config file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"the config file {path} is not valid YAML{where}") from None
+    if raw is None:
+        return RepoConfig()
+    if not isinstance(raw, dict):
+        raise InputError(f"the config file {path} must be a mapping of settings")
+    try:
+        return RepoConfig.model_validate({str(k).replace("-", "_"): v for k, v in raw.items()})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]).replace("_", "-")
+        raise InputError(f"{path}: setting {key!r}: {first['msg']}") from None
+
+
+class Settings(BaseModel):
+    """Everything one run needs, resolved by `cli.py` from flags, inputs and the runner."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repo: str
+    api_url: str = "https://api.github.com"
+    server_url: str = "https://github.com"
+    token: str
+    redis_url: str
+    model: str = DEFAULT_MODEL
+    model_base_url: str = DEFAULT_MODEL_BASE_URL
+    model_api_key: str = ""
+    max_steps: int = Field(1, ge=1, le=20)
+    workflow_ref: str = ""  # owner/repo/.github/workflows/file.yml@refs/heads/main
+    run_url: str = ""
+    http_log: Path | None = None
+    workspace: Path | None = None  # the checkout, for the config file and repository context
+    config: RepoConfig = RepoConfig()
+
+    @property
+    def workflow_file(self) -> tuple[str, str] | None:
+        """(workflow file name, ref) to dispatch the next step to, from GITHUB_WORKFLOW_REF."""
+        path, _, ref = self.workflow_ref.partition("@")
+        if not path or not ref:
+            return None
+        return path.rsplit("/", 1)[-1], ref.removeprefix("refs/heads/")

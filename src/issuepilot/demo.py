@@ -1,0 +1,99 @@
+"""`issuepilot demo`: the whole lifecycle on this machine, with no setup.
+
+A local fake GitHub and a scripted model stand in for the real services; Redis is
+`REDIS_URL` or a throwaway server. Each run of the action is one `run_step` call fed with
+the event GitHub would send, including the `workflow_dispatch` runs the action chains.
+"""
+
+import asyncio
+import json
+import uuid
+from contextlib import ExitStack
+from typing import Any
+
+from .config import Settings
+from .events import parse_payload
+from .testing.fake_github import FakeGitHub
+from .testing.fake_llm import FILE_BLOCK, FakeLLM, Messages, default_reply
+from .testing.redis_server import ThrowawayRedis
+from .wiring import run_step
+
+FILES = {
+    "README.md": "# Demo project\n\nA small project that IssuePilot works on.\n",
+    "src/app.py": 'def greet(name):\n    return "Hello " + name\n',
+}
+ISSUE = "Greet politely", "The greeting in `src/app.py` should end with an exclamation mark."
+
+
+def scripted_model(messages: Messages) -> str:
+    """The demo's model: the default plan, and a real edit of each planned file."""
+    if "planner" in messages[0]["content"].lower():
+        return default_reply(messages)
+    files = [
+        {"path": path, "content": content.replace("+ name\n", '+ name + "!"\n')}
+        for path, content in FILE_BLOCK.findall(messages[-1]["content"])
+    ]
+    return json.dumps({"files": files, "message": "End the greeting with an exclamation mark"})
+
+
+def run_demo(redis_url: str | None) -> int:
+    with ExitStack() as stack:
+        if redis_url is None:
+            print("redis: starting a throwaway server")
+            redis_url = stack.enter_context(ThrowawayRedis()).url
+        repo = f"demo/project-{uuid.uuid4().hex[:6]}"  # its own keys, even on a shared server
+        github = stack.enter_context(FakeGitHub(repo, files=FILES))
+        model = stack.enter_context(FakeLLM(reply=scripted_model))
+        settings = Settings(
+            repo=repo,
+            api_url=github.url,
+            token="ghs_fake",
+            redis_url=redis_url,
+            model="demo-model",
+            model_base_url=model.url,
+            model_api_key="demo",
+            workflow_ref=f"{repo}/.github/workflows/issuepilot.yml@refs/heads/main",
+        )
+        asyncio.run(_lifecycle(settings, github))
+    return 0
+
+
+async def _run(settings: Settings, event: tuple[str, Any], what: str) -> dict[str, str]:
+    print(f"\n== {what}")
+    outputs, _ = await run_step(settings, event[0], parse_payload(event[1]), say=_say)
+    return outputs
+
+
+def _say(line: str) -> None:
+    print(f"   {line}")
+
+
+async def _drain(settings: Settings, github: FakeGitHub) -> dict[str, str]:
+    """Run the workflow_dispatch runs the action queued for itself, as GitHub would."""
+    outputs: dict[str, str] = {}
+    while github.dispatches:
+        inputs = github.dispatches.pop(0)["inputs"]
+        outputs = await _run(settings, github.dispatch_event(inputs), f"dispatched run {inputs}")
+    return outputs
+
+
+async def _lifecycle(settings: Settings, github: FakeGitHub) -> None:
+    issue = github.open_issue(*ISSUE)
+    print(f"issue #{issue}: {ISSUE[0]!r} in {settings.repo} (a local fake GitHub)")
+    await _run(settings, github.label_event(issue, "issuepilot"), "a maintainer adds `issuepilot`")
+    await _drain(settings, github)
+    comment = next(c for c in github.comments.values() if c["issue"] == issue)
+    plan = comment["body"].split("#### Plan", 1)[-1].split("**Next:**")[0].strip()
+    print(f"\n   the status comment shows the plan:\n   #### Plan {plan.splitlines()[0]}")
+    approve = github.label_event(issue, "issuepilot:approved")
+    await _run(settings, approve, "the maintainer approves with `issuepilot:approved`")
+    outputs = await _drain(settings, github)
+    pr = int(outputs["pr-number"])
+    print(f"\n   pull request #{pr}: {outputs['pr-url']}")
+    for path, text in github.files_at(github.pulls[pr]["head"]).items():
+        if FILES.get(path) != text:
+            print(f"   changed {path}:\n" + "".join(f"     | {ln}\n" for ln in text.splitlines()))
+    outputs = await _run(settings, github.merge_pull(pr), f"the maintainer merges #{pr}")
+    print(f"\ntask #{issue} ends {outputs['task-state']}; labels: {github.issues[issue].labels}")
+    calls = len(github.requests)
+    print(f"GitHub API requests made: {calls}; unknown routes: {len(github.unknown)}")

@@ -1,0 +1,94 @@
+"""The records IssuePilot keeps and exchanges: Task, Plan, ChangeSet."""
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .locks import normalize_path
+from .machine import TaskState
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PlannedFile(Model):
+    path: str
+    action: Literal["create", "modify", "delete"] = "modify"
+    why: str = ""
+
+    @field_validator("path")
+    @classmethod
+    def _normal(cls, value: str) -> str:
+        return normalize_path(value)
+
+
+class Plan(Model):
+    """What the planner proposes. Approval applies to exactly this content (see `digest`)."""
+
+    summary: str = Field(min_length=1, max_length=2000)
+    steps: list[str] = Field(default_factory=list, max_length=50)
+    files: list[PlannedFile] = Field(min_length=1, max_length=200)
+    risks: list[str] = Field(default_factory=list, max_length=20)
+
+    @property
+    def paths(self) -> list[str]:
+        return sorted({f.path for f in self.files})
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class FileChange(Model):
+    path: str
+    content: str | None = None  # None deletes the file
+
+    @field_validator("path")
+    @classmethod
+    def _normal(cls, value: str) -> str:
+        return normalize_path(value)
+
+
+class ChangeSet(Model):
+    files: list[FileChange] = Field(min_length=1)
+    message: str = ""
+
+
+class HistoryEntry(Model):
+    state: TaskState
+    at: str  # ISO 8601, UTC
+    run: str = ""  # link to the workflow run that made the move
+    note: str = ""
+
+
+class Task(Model):
+    """One issue's task. `version` is the compare-and-set counter of the store."""
+
+    issue: int
+    state: TaskState
+    version: int = 0
+    title: str = ""
+    plan: Plan | None = None
+    plan_hash: str = ""
+    plan_version: int = 0
+    approved_hash: str = ""
+    feedback: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    resting: TaskState = TaskState.QUEUED  # the resting state before the current one
+    lease_until: float = 0.0  # epoch seconds; meaningful in working states
+    lock_token: str = ""
+    fence: int = 0
+    waiting_on: dict[str, str] = Field(default_factory=dict)  # path -> task holding it
+    branch: str = ""
+    head_sha: str = ""
+    pr: int = 0
+    pr_url: str = ""
+    comment_id: int = 0
+    error: str = ""
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)

@@ -1,0 +1,69 @@
+"""The scheduled sweep: reconcile every live task of the repository.
+
+Returns tasks whose step died to their resting state, wakes tasks that wait for a step or
+for files that are now free, renews the file leases of open pull requests and repairs
+state labels that drifted.
+"""
+
+from ..errors import IssuePilotError
+from ..locks import Lease, LockLost
+from ..machine import AUTOMATIC, WORKING, TaskState
+from ..models import Task
+from .common import Context, Outcome, dispatch, publish
+from .recover import recover
+
+
+async def sweep(ctx: Context) -> Outcome:
+    ready = set(await ctx.locks.reap())
+    woken: list[int] = []
+    problems: list[str] = []
+    for issue in await ctx.store.live():
+        try:
+            if await _reconcile(ctx, issue, ready):
+                woken.append(issue)
+        except IssuePilotError as exc:  # one broken task must not stop the sweep
+            problems.append(f"#{issue}: {exc}")
+            ctx.say(f"#{issue}: sweep failed: {exc}")
+    message = f"swept: woke {len(woken)} task(s)" + (
+        f"; {len(problems)} failed" if problems else ""
+    )
+    return Outcome(None, message, dispatched=woken)
+
+
+async def _reconcile(ctx: Context, issue: int, ready: set[str]) -> bool:
+    task = await ctx.store.load(issue)
+    if task is None:
+        return False
+    if task.state in WORKING:
+        if task.lease_until > ctx.now():
+            return False
+        task = await recover(ctx, task)
+        if task is None:
+            return False
+    await _repair_labels(ctx, task)
+    if task.state is TaskState.PR_OPEN and task.lock_token and task.plan is not None:
+        lease = Lease(str(issue), task.lock_token, task.fence, tuple(task.plan.paths))
+        try:
+            await ctx.locks.extend(lease, ctx.settings.config.pr_lease_days * 24 * 3600)
+        except LockLost as lost:
+            ctx.say(f"#{issue}: the open PR's file lease had lapsed: {lost}")
+        return False
+    if task.state not in AUTOMATIC:
+        return False
+    if task.state is TaskState.APPROVED and task.waiting_on and str(issue) not in ready:
+        if await ctx.locks.holders(list(task.waiting_on)):
+            return False  # still taken: its holder wakes it when done
+    return await dispatch(ctx, issue)
+
+
+async def _repair_labels(ctx: Context, task: Task) -> None:
+    data = await ctx.gh.get_issue(task.issue)
+    present = {label["name"] for label in data.get("labels", [])}
+    state_labels = {ctx.label(s) for s in TaskState}
+    want = ctx.label(task.state)
+    if task.state in WORKING or present & state_labels == {want}:
+        return
+    ctx.say(f"#{task.issue}: repairing labels for {task.state}")
+    for name in sorted(present & state_labels - {want}):
+        await ctx.gh.remove_label(task.issue, name)
+    await publish(ctx, task, before=None, comment=False)

@@ -1,0 +1,94 @@
+"""The task store: one Redis hash per task, every write a compare-and-set on `version`.
+
+Two runs racing on one task produce exactly one write: the loser's `commit` returns None
+and it exits with "already advanced". Steps see only the `TaskStore` protocol, so another
+backend (GitHub-only, say) can stand in without touching them.
+"""
+
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from .errors import BackendError
+from .keys import Keys
+from .machine import FINAL
+from .models import Task
+
+# KEYS: task, index   ARGV: expected version, record JSON, state, issue, live (1/0)
+_COMMIT = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', v + 1, 'state', ARGV[3], 'data', ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[4])
+else
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+return v + 1
+"""
+
+
+class TaskStore(Protocol):
+    async def load(self, issue: int) -> Task | None: ...
+    async def commit(self, task: Task) -> Task | None: ...
+    async def live(self) -> list[int]: ...
+    async def get_flag(self, key: str) -> str | None: ...
+    async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None: ...
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisTaskStore:
+    def __init__(self, redis: Redis, repo: str) -> None:
+        self.redis = redis
+        self.keys = Keys(repo)
+        self._commit = redis.register_script(_COMMIT)
+
+    async def load(self, issue: int) -> Task | None:
+        try:
+            fields = await self.redis.hmget(self.keys.task(issue), ["version", "data"])
+        except RedisError as exc:
+            raise BackendError(f"cannot read task #{issue} from Redis: {exc}") from exc
+        version, data = fields
+        if data is None:
+            return None
+        try:
+            task = Task.model_validate_json(_text(data))
+        except ValidationError:
+            raise BackendError(f"the Redis record of task #{issue} is corrupt") from None
+        return task.model_copy(update={"version": int(_text(version))})
+
+    async def commit(self, task: Task) -> Task | None:
+        """Write `task` if the stored version is still `task.version`; None if it moved on."""
+        live = "0" if task.state in FINAL else "1"
+        args: list[str | int] = [task.version, task.to_json(), str(task.state), task.issue, live]
+        try:
+            new = int(
+                await self._commit(keys=[self.keys.task(task.issue), self.keys.tasks], args=args)
+            )
+        except RedisError as exc:
+            raise BackendError(f"cannot write task #{task.issue} to Redis: {exc}") from exc
+        return task.model_copy(update={"version": new}) if new else None
+
+    async def live(self) -> list[int]:
+        try:
+            return [int(_text(n)) for n in await self.redis.zrange(self.keys.tasks, 0, -1)]
+        except RedisError as exc:
+            raise BackendError(f"cannot list tasks in Redis: {exc}") from exc
+
+    async def get_flag(self, key: str) -> str | None:
+        try:
+            value = await self.redis.get(key)
+        except RedisError as exc:
+            raise BackendError(f"Redis failed: {exc}") from exc
+        return None if value is None else _text(value)
+
+    async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
+        try:
+            await self.redis.set(key, value, px=int(ttl_s * 1000) if ttl_s else None)
+        except RedisError as exc:
+            raise BackendError(f"Redis failed: {exc}") from exc

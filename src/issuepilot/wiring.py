@@ -1,0 +1,88 @@
+"""Build the clients one run needs from `Settings`, run it, and report what happened."""
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from .agents.openai import OpenAIAgent
+from .config import Settings
+from .errors import BackendError, InputError
+from .events import Action, Payload, decide
+from .github.client import GitHub
+from .locks import FileLocks
+from .runner import run
+from .steps.common import Agent, Context, Outcome
+from .store import RedisTaskStore
+
+
+async def connect_redis(url: str) -> Redis:
+    try:
+        redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=15)
+    except ValueError as exc:
+        raise InputError(f"redis-url is not a valid Redis URL: {exc}") from None
+    try:
+        await redis.ping()
+    except RedisError as exc:
+        await redis.aclose()
+        where = urlsplit(url).hostname or url
+        raise BackendError(
+            f"cannot reach Redis at {where}: {exc} (check the redis-url input)"
+        ) from None
+    return redis
+
+
+async def run_step(
+    settings: Settings, event_name: str, payload: Payload, say: Callable[[str], None] = print
+) -> tuple[dict[str, str], str]:
+    trigger = decide(event_name, payload, settings.config.rules)
+    say(f"{trigger.event}: {trigger.action} ({trigger.reason})")
+    if trigger.action is Action.IGNORE:
+        return report(settings, Outcome(None, trigger.reason), trigger.issue)
+    redis = await connect_redis(settings.redis_url)
+    gh = GitHub(settings.repo, settings.token, settings.api_url, settings.http_log)
+    agent: list[Agent] = []
+
+    def make_agent() -> Agent:
+        if not agent:
+            agent.append(
+                OpenAIAgent(settings.model, settings.model_base_url, settings.model_api_key)
+            )
+        return agent[0]
+
+    ctx = Context(
+        settings=settings,
+        gh=gh,
+        store=RedisTaskStore(redis, settings.repo),
+        locks=FileLocks(redis, settings.repo),
+        agent=make_agent,
+        trigger=trigger,
+        payload=payload,
+        say=say,
+    )
+    try:
+        outcome = await run(ctx)
+    finally:
+        await gh.aclose()
+        await redis.aclose()
+    say(outcome.message)
+    return report(settings, outcome, trigger.issue)
+
+
+def report(settings: Settings, outcome: Outcome, issue: int | None) -> tuple[dict[str, str], str]:
+    task = outcome.task
+    outputs = {
+        "task-state": str(task.state) if task else "",
+        "issue-number": str(task.issue if task else issue or ""),
+        "pr-number": str(task.pr) if task and task.pr else "",
+        "pr-url": task.pr_url if task else "",
+    }
+    lines = ["### IssuePilot", "", outcome.message]
+    if task is not None:
+        lines += ["", f"Issue #{task.issue}: **{task.state}**"]
+        if task.pr_url:
+            lines.append(f"Pull request: {task.pr_url}")
+    if outcome.dispatched:
+        lines.append("Next steps dispatched for: " + ", ".join(f"#{n}" for n in outcome.dispatched))
+    return outputs, "\n".join(lines)

@@ -52,7 +52,9 @@ async def per_path_cycle(redis: Redis, repo: str) -> Cycle:
     async def cycle(contender: int) -> bool:
         taken = []
         for path in sorted(PATHS):  # sorted order: no deadlock between contenders
-            lock = redis.lock(f"alt:{{{repo}}}:{path}", timeout=30, sleep=BACKOFF)  # redis-py polls a taken lock
+            lock = redis.lock(
+                f"alt:{{{repo}}}:{path}", timeout=30, sleep=BACKOFF
+            )  # redis-py polls a taken lock
             await lock.acquire()
             taken.append(lock)
         for lock in taken:
@@ -102,15 +104,21 @@ async def main(url: str, seconds: float, rounds: int) -> None:
         ours, theirs = [], []
         for _ in range(rounds):
             repo = f"bench/{uuid.uuid4().hex[:8]}"
-            ours.append(await throughput(await file_locks_cycle(redis, repo, contenders), contenders, seconds))
+            ours.append(
+                await throughput(
+                    await file_locks_cycle(redis, repo, contenders), contenders, seconds
+                )
+            )
             theirs.append(await throughput(await per_path_cycle(redis, repo), contenders, seconds))
             await FileLocks(redis, repo).redis.delete(FileLocks(redis, repo).keys.fence)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"{contenders:>10} {a:>12.0f} {b:>16.0f} {a / b:>6.1f}x")
     base = await release_task_latency(redis, 0)
     loaded = await release_task_latency(redis, 10_000)
-    print(f"release_task (20 paths), median: {base:.0f} us with 0 unrelated locks, "
-          f"{loaded:.0f} us with 10,000 ({loaded / base:.2f}x)")
+    print(
+        f"release_task (20 paths), median: {base:.0f} us with 0 unrelated locks, "
+        f"{loaded:.0f} us with 10,000 ({loaded / base:.2f}x)"
+    )
     await redis.aclose()
 
 

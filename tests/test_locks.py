@@ -1,7 +1,7 @@
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest

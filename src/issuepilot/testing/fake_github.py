@@ -155,7 +155,10 @@ class FakeGitHub:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client died (tests kill runs on purpose): its reply is lost
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 

@@ -1,0 +1,26 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from issuepilot.testing.fake_github import FakeGitHub
+from issuepilot.testing.fake_llm import FakeLLM
+
+from .harness import World
+
+FILES = {
+    "README.md": "# Project\n",
+    "src/app.py": 'def greet(name):\n    return "Hello " + name\n',
+    "src/util.py": "X = 1\n",
+}
+
+
+@pytest.fixture
+def world(redis_url: str, repo: str, tmp_path: Path) -> Iterator[World]:
+    (tmp_path / "workspace").mkdir()
+    with (
+        FakeGitHub(repo, files=FILES, permissions={"mallory": "triage"}) as github,
+        FakeLLM() as model,
+    ):
+        yield World(github, model, redis_url, tmp_path)
+        assert github.unknown == [], f"requests to routes the fake does not know: {github.unknown}"

@@ -1,0 +1,107 @@
+"""Drive the real `issuepilot` CLI as a subprocess, with the environment a runner gives."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from issuepilot.testing.fake_github import FakeGitHub
+from issuepilot.testing.fake_llm import FakeLLM
+
+Event = tuple[str, Any]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+
+
+@dataclass
+class World:
+    github: FakeGitHub
+    model: FakeLLM
+    redis_url: str
+    tmp: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    runs: int = 0
+
+    @property
+    def http_log(self) -> Path:
+        return self.tmp / "http.jsonl"
+
+    def env(self, event: Event) -> dict[str, str]:
+        self.runs += 1
+        run = self.tmp / f"run{self.runs}"
+        run.mkdir()
+        (run / "event.json").write_text(json.dumps(event[1]))
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event[0],
+            "GITHUB_EVENT_PATH": str(run / "event.json"),
+            "GITHUB_REPOSITORY": self.github.repo,
+            "GITHUB_API_URL": self.github.url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_TOKEN": "ghs_fake",
+            "GITHUB_OUTPUT": str(run / "output"),
+            "GITHUB_STEP_SUMMARY": str(run / "summary"),
+            "GITHUB_WORKFLOW_REF": f"{self.github.repo}/.github/workflows/issuepilot.yml@refs/heads/main",
+            "GITHUB_WORKSPACE": str(self.tmp / "workspace"),
+            "GITHUB_RUN_ID": str(self.runs),
+            "ISSUEPILOT_REDIS_URL": self.redis_url,
+            "ISSUEPILOT_MODEL": "fake-model",
+            "ISSUEPILOT_MODEL_BASE_URL": self.model.url,
+            "ISSUEPILOT_MODEL_API_KEY": "",
+            "ISSUEPILOT_HTTP_LOG": str(self.http_log),
+            **self.extra_env,
+        }
+        env["RUN_DIR"] = str(run)
+        return env
+
+    def start(self, event: Event) -> tuple[subprocess.Popen[str], Path]:
+        env = self.env(event)
+        cmd = [sys.executable, "-m", "issuepilot", "step"]
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        return proc, Path(env["RUN_DIR"])
+
+    def finish(self, proc: subprocess.Popen[str], run: Path) -> Result:
+        stdout, stderr = proc.communicate(timeout=120)
+        outputs: dict[str, str] = {}
+        if (run / "output").exists():
+            for line in (run / "output").read_text().splitlines():
+                key, _, value = line.partition("=")
+                outputs[key] = value
+        summary = (run / "summary").read_text() if (run / "summary").exists() else ""
+        return Result(proc.returncode, stdout, stderr, outputs, summary)
+
+    def step(self, event: Event) -> Result:
+        return self.finish(*self.start(event))
+
+    def drain(self) -> list[Result]:
+        """Run the workflow_dispatch runs the action queued for itself."""
+        results = []
+        while self.github.dispatches:
+            inputs = self.github.dispatches.pop(0)["inputs"]
+            results.append(self.step(self.github.dispatch_event(inputs)))
+        return results
+
+    def comment(self, issue: int) -> str:
+        """The status comment's body (the bot's only comment with a marker)."""
+        bodies = [
+            c["body"]
+            for c in self.github.comments.values()
+            if c["issue"] == issue
+            and "issuepilot:task" in c["body"]
+            and c["user"].endswith("[bot]")
+        ]
+        assert len(bodies) == 1, f"expected one status comment, found {len(bodies)}"
+        return bodies[0]

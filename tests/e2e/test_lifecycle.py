@@ -1,0 +1,232 @@
+"""The real CLI, as a runner starts it, against the fake GitHub, the fake model and Redis."""
+
+import json
+import os
+import signal
+import time
+
+from issuepilot.github.status import parse_record
+from issuepilot.machine import TaskState
+
+from .harness import World
+
+S = TaskState
+
+
+def record(world: World, issue: int) -> dict[str, object]:
+    task = parse_record(world.comment(issue))
+    assert task is not None
+    return task.model_dump()
+
+
+def plan_and_approve(world: World, issue: int) -> None:
+    assert world.step(world.github.label_event(issue, "issuepilot")).code == 0
+    [planned] = world.drain()
+    assert planned.code == 0, planned.stdout + planned.stderr
+    assert planned.outputs["task-state"] == "plan-review"
+    approved = world.step(world.github.label_event(issue, "issuepilot:approved"))
+    assert approved.code == 0 and approved.outputs["task-state"] == "approved"
+
+
+def test_from_label_to_done(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
+    queued = world.step(gh.label_event(issue, "issuepilot"))
+    assert queued.code == 0, queued.stderr
+    assert queued.outputs == {
+        "task-state": "queued",
+        "issue-number": str(issue),
+        "pr-number": "",
+        "pr-url": "",
+    }
+    assert gh.dispatches == [
+        {"workflow": "issuepilot.yml", "ref": "main", "inputs": {"issue": str(issue)}}
+    ]
+    assert "issuepilot:queued" in gh.issues[issue].labels
+
+    [planned] = world.drain()
+    assert planned.outputs["task-state"] == "plan-review"
+    assert "src/app.py" in world.comment(issue) and "Plan v1" in world.comment(issue)
+    assert set(gh.issues[issue].labels) == {"issuepilot", "issuepilot:plan-review"}
+    # The issue text reached the model as quoted data.
+    assert "needs a `!`" in world.model.requests[0]["messages"][1]["content"]
+
+    approved = world.step(gh.label_event(issue, "issuepilot:approved"))
+    assert approved.outputs["task-state"] == "approved"
+    [executed] = world.drain()
+    assert executed.code == 0, executed.stderr
+    pr = int(executed.outputs["pr-number"])
+    assert executed.outputs["task-state"] == "pr-open"
+    assert executed.outputs["pr-url"].endswith(f"/pull/{pr}")
+    pull = gh.pulls[pr]
+    assert pull["head"] == f"issuepilot/issue-{issue}" and pull["base"] == "main"
+    assert f"Closes #{issue}" in pull["body"]
+    assert gh.files_at(pull["head"])["src/app.py"].endswith("Updated by IssuePilot.\n")
+    assert set(gh.issues[issue].labels) == {"issuepilot", "issuepilot:pr-open"}
+    assert "pr-open" in executed.summary and pull["head"] in world.comment(issue) or True
+
+    done = world.step(gh.merge_pull(pr))
+    assert done.code == 0 and done.outputs["task-state"] == "done"
+    assert set(gh.issues[issue].labels) == {"issuepilot", "issuepilot:done"}
+    states = [h["state"] for h in record(world, issue)["history"]]  # type: ignore[index]
+    assert states == [
+        "queued",
+        "planning",
+        "plan-review",
+        "approved",
+        "executing",
+        "pr-open",
+        "done",
+    ]
+    # Labels were created once, with colors and descriptions.
+    assert gh.labels["issuepilot:plan-review"]["description"].startswith("IssuePilot task state")
+
+
+def test_revise_makes_a_new_plan_that_needs_a_new_approval(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Tidy", "Touch `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.drain()
+    first = record(world, issue)
+    revised = world.step(gh.comment_event(issue, "/issuepilot revise also change `src/util.py`"))
+    assert revised.outputs["task-state"] == "queued"
+    [replanned] = world.drain()
+    assert replanned.outputs["task-state"] == "plan-review"
+    second = record(world, issue)
+    assert second["plan_version"] == 2 and second["plan_hash"] != first["plan_hash"]
+    assert second["feedback"] == ["also change `src/util.py`"]
+    assert "also change" in world.model.requests[-1]["messages"][1]["content"]
+    assert second["approved_hash"] == ""
+    # An approval now applies to plan v2 only.
+    approved = world.step(gh.comment_event(issue, "/issuepilot approve"))
+    assert approved.outputs["task-state"] == "approved"
+    assert record(world, issue)["approved_hash"] == second["plan_hash"]
+    assert "issuepilot:approved" in gh.issues[issue].labels
+
+
+def test_cancel_while_the_pr_is_open_frees_the_files(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Change", "Edit `src/app.py`.")
+    plan_and_approve(world, issue)
+    world.drain()
+    other = gh.open_issue("Other", "Edit `src/app.py` too.")
+    plan_and_approve(world, other)
+    [waiting] = world.drain()
+    assert waiting.outputs["task-state"] == "approved"
+    assert f"#{issue}" in world.comment(other) and "Waiting for files" in world.comment(other)
+    assert gh.dispatches == []  # a waiting task is not re-dispatched in a loop
+
+    cancelled = world.step(gh.comment_event(issue, "/issuepilot cancel"))
+    assert cancelled.outputs["task-state"] == "cancelled"
+    assert "issuepilot:cancelled" in gh.issues[issue].labels
+    # Cancelling freed src/app.py and woke the waiting task, which now opens its PR.
+    assert [d["inputs"] for d in gh.dispatches] == [{"issue": str(other)}]
+    [executed] = world.drain()
+    assert executed.outputs["task-state"] == "pr-open"
+
+
+def test_failed_plan_is_retried(world: World) -> None:
+    gh = world.github
+    world.model.script = ["this is not JSON", '{"summary": "x"}']
+    issue = gh.open_issue("Broken model", "Edit `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    [failed] = world.drain()
+    assert failed.code == 1
+    assert failed.stdout.strip().splitlines()[-1].startswith("::error title=IssuePilot::")
+    assert "invalid Plan" in failed.stdout and "Traceback" not in failed.stderr
+    assert "issuepilot:failed" in gh.issues[issue].labels
+    assert "invalid Plan" in world.comment(issue)
+    retried = world.step(gh.label_event(issue, "issuepilot:retry"))
+    assert retried.outputs["task-state"] == "queued"
+    assert "issuepilot:retry" not in gh.issues[issue].labels
+    [planned] = world.drain()
+    assert planned.outputs["task-state"] == "plan-review"
+
+
+def test_unauthorized_approval_is_refused(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Guarded", "Edit `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.drain()
+    refused = world.step(gh.label_event(issue, "issuepilot:approved", sender="mallory"))
+    assert refused.code == 0
+    assert "issuepilot:approved" not in gh.issues[issue].labels
+    assert "@mallory cannot approve" in world.comment(issue)
+    assert record(world, issue)["state"] == "plan-review"
+    by_comment = world.step(gh.comment_event(issue, "/issuepilot approve", sender="mallory"))
+    assert by_comment.outputs["task-state"] == "plan-review"
+
+
+def test_events_from_the_action_itself_are_ignored(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Loop", "x")
+    result = world.step(gh.label_event(issue, "issuepilot", sender="github-actions[bot]"))
+    assert result.code == 0 and "caused by IssuePilot itself" in result.stdout
+    assert gh.requests == []
+
+
+def test_crash_between_two_api_calls_of_execute_recovers(world: World) -> None:
+    gh = world.github
+    config = world.tmp / "workspace" / ".github"
+    config.mkdir()
+    (config / "issuepilot.yml").write_text("lease-minutes: 0.03\n")  # a 1.8 s lease
+    issue = gh.open_issue("Crash", "Edit `src/app.py`.")
+    plan_and_approve(world, issue)
+    # The ref is created on GitHub, but the run dies before it hears back.
+    arrived, release = gh.hold("POST", r"/git/refs$")
+    [dispatch] = gh.dispatches
+    gh.dispatches.clear()
+    proc, run = world.start(gh.dispatch_event(dispatch["inputs"]))
+    assert arrived.wait(60)
+    os.kill(proc.pid, signal.SIGKILL)
+    world.finish(proc, run)
+    release.set()
+    assert record(world, issue)["state"] in ("approved", "executing")
+    busy = world.step(gh.dispatch_event({"issue": str(issue)}))
+    assert "already running" in busy.stdout
+    time.sleep(2)  # let the dead run's lease expire
+    recovered = world.step(gh.dispatch_event({"issue": str(issue)}))
+    assert recovered.code == 0, recovered.stdout + recovered.stderr
+    assert recovered.outputs["task-state"] == "pr-open"
+    assert len(gh.pulls) == 1
+    head = gh.refs[f"heads/issuepilot/issue-{issue}"]
+    assert len(gh.commits[head]["parents"]) == 2  # built on the dead run's commit: a fast-forward
+    assert record(world, issue)["attempts"] == 1
+
+
+def test_twenty_concurrent_runs_make_one_transition(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Race", "Edit `src/app.py`.")
+
+    def race(event: tuple[str, object]) -> list[str]:
+        procs = [world.start(event) for _ in range(20)]
+        results = [world.finish(*p) for p in procs]
+        assert all(r.code == 0 for r in results), [r.stderr for r in results if r.code]
+        return [r.stdout for r in results]
+
+    outs = race(gh.label_event(issue, "issuepilot"))
+    assert sum("already" in o for o in outs) == 19
+    assert len(gh.dispatches) == 1
+    gh.dispatches.clear()
+    race(gh.dispatch_event({"issue": str(issue)}))
+    world.comment(issue)  # exactly one status comment
+    assert len(world.model.requests) == 1
+    race(gh.label_event(issue, "issuepilot:approved"))
+    gh.dispatches.clear()
+    race(gh.dispatch_event({"issue": str(issue)}))
+    assert len(gh.pulls) == 1
+    states = [h["state"] for h in record(world, issue)["history"]]  # type: ignore[index]
+    assert states == ["queued", "planning", "plan-review", "approved", "executing", "pr-open"]
+
+
+def test_every_logged_request_is_a_documented_github_call(world: World) -> None:
+    from .openapi import check_request
+
+    test_from_label_to_done(world)
+    lines = world.http_log.read_text().splitlines()
+    assert len(lines) > 10
+    for line in lines:
+        entry = json.loads(line)
+        assert set(entry) == {"method", "url", "body"}
+        assert "ghs_fake" not in line  # never headers, never the token
+        check_request(entry["method"], entry["url"], entry["body"])

@@ -12,6 +12,7 @@ from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
 
 Event = tuple[str, Any]
+WORKFLOW = ".github/workflows/issuepilot.yml"
 
 
 @dataclass
@@ -52,7 +53,7 @@ class World:
             "GITHUB_TOKEN": "ghs_fake",
             "GITHUB_OUTPUT": str(run / "output"),
             "GITHUB_STEP_SUMMARY": str(run / "summary"),
-            "GITHUB_WORKFLOW_REF": f"{self.github.repo}/.github/workflows/issuepilot.yml@refs/heads/main",
+            "GITHUB_WORKFLOW_REF": f"{self.github.repo}/{WORKFLOW}@refs/heads/main",
             "GITHUB_WORKSPACE": str(self.tmp / "workspace"),
             "GITHUB_RUN_ID": str(self.runs),
             "ISSUEPILOT_REDIS_URL": self.redis_url,

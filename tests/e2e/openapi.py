@@ -57,36 +57,17 @@ def validate(value: Any, schema: Any, where: str = "body") -> list[str]:
             return [f"{where}: matches none of {key}"]
     errors = [e for s in schema.get("allOf", []) for e in validate(value, s, where)]
     kind = schema.get("type")
-    if kind == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    else:
-        ok = kind is None or isinstance(value, TYPES[kind])
-    if not ok:
+    if not _is_type(value, kind):
         return [f"{where}: expected {kind}, got {type(value).__name__}"]
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r} not in {schema['enum']}")
     if isinstance(value, dict):
-        props = schema.get("properties", {})
-        errors += [f"{where}: missing {k!r}" for k in schema.get("required", []) if k not in value]
-        if len(value) > schema.get("maxProperties", len(value)):
-            errors.append(f"{where}: too many properties")
-        for k, v in value.items():
-            if k in props:
-                errors += validate(v, props[k], f"{where}.{k}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{where}: unknown property {k!r}")
-            elif isinstance(schema.get("additionalProperties"), dict):
-                errors += validate(v, schema["additionalProperties"], f"{where}.{k}")
+        errors += _validate_object(value, schema, where)
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             errors.append(f"{where}: fewer than {schema['minItems']} items")
-        errors += [
-            e
-            for i, v in enumerate(value)
-            for e in validate(v, schema.get("items", {}), f"{where}[{i}]")
-        ]
+        items = schema.get("items", {})
+        errors += [e for i, v in enumerate(value) for e in validate(v, items, f"{where}[{i}]")]
     return errors
 
 
@@ -116,3 +97,29 @@ def check_request(method: str, url: str, body: Any) -> None:
     schema = resolve(request_body)["content"]["application/json"]["schema"]
     errors = validate(body, schema)
     assert not errors, f"{method} {template}: {errors}"
+
+
+def _validate_object(value: dict[str, Any], schema: Any, where: str) -> list[str]:
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    errors = [f"{where}: missing {k!r}" for k in schema.get("required", []) if k not in value]
+    if len(value) > schema.get("maxProperties", len(value)):
+        errors.append(f"{where}: too many properties")
+    for k, v in value.items():
+        if k in props:
+            errors += validate(v, props[k], f"{where}.{k}")
+        elif extra is False:
+            errors.append(f"{where}: unknown property {k!r}")
+        elif isinstance(extra, dict):
+            errors += validate(v, extra, f"{where}.{k}")
+    return errors
+
+
+def _is_type(value: Any, kind: str | None) -> bool:
+    if isinstance(value, bool):
+        return kind in (None, "boolean")
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    return kind is None or isinstance(value, TYPES[kind])

@@ -63,7 +63,7 @@ def test_from_label_to_done(world: World) -> None:
     assert f"Closes #{issue}" in pull["body"]
     assert gh.files_at(pull["head"])["src/app.py"].endswith("Updated by IssuePilot.\n")
     assert set(gh.issues[issue].labels) == {"issuepilot", "issuepilot:pr-open"}
-    assert "pr-open" in executed.summary and pull["head"] in world.comment(issue) or True
+    assert "**pr-open**" in executed.summary and f"Pull request: #{pr}" in world.comment(issue)
 
     done = world.step(gh.merge_pull(pr))
     assert done.code == 0 and done.outputs["task-state"] == "done"

@@ -1,0 +1,235 @@
+from typing import Any
+
+import pytest
+
+from issuepilot.errors import InputError
+from issuepilot.events import Action, Rules, decide, parse_payload
+
+RULES = Rules()
+REPO = {"full_name": "o/r", "default_branch": "main"}
+
+
+def issue(number: int = 7, labels: tuple[str, ...] = (), pr: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "number": number,
+        "title": "t",
+        "body": "b",
+        "labels": [{"name": n} for n in labels],
+    }
+    if pr:
+        data["pull_request"] = {"url": "x"}
+    return data
+
+
+def run(name: str, payload: dict[str, Any]) -> Any:
+    return decide(
+        name, parse_payload({"repository": REPO, "sender": {"login": "ann"}, **payload}), RULES
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "label", "expected"),
+    [
+        ("labeled", "issuepilot", Action.ENQUEUE),
+        ("labeled", "issuepilot:approved", Action.APPROVE),
+        ("labeled", "issuepilot:revise", Action.REVISE),
+        ("labeled", "issuepilot:retry", Action.RETRY),
+        ("labeled", "bug", Action.IGNORE),
+        ("labeled", "issuepilot:done", Action.IGNORE),
+        ("unlabeled", "issuepilot", Action.CANCEL),
+        ("unlabeled", "issuepilot:approved", Action.IGNORE),
+    ],
+)
+def test_labels(action: str, label: str, expected: Action) -> None:
+    trigger = run("issues", {"action": action, "label": {"name": label}, "issue": issue()})
+    assert trigger.action is expected and trigger.issue == 7 and trigger.actor == "ann"
+    assert trigger.event == f"issues.{action}" and trigger.reason
+
+
+def test_issue_close_and_reopen() -> None:
+    assert run("issues", {"action": "closed", "issue": issue()}).action is Action.CANCEL
+    reopened = run("issues", {"action": "reopened", "issue": issue(labels=("issuepilot",))})
+    assert reopened.action is Action.ENQUEUE
+    assert run("issues", {"action": "reopened", "issue": issue()}).action is Action.IGNORE
+    assert run("issues", {"action": "edited", "issue": issue()}).reason.startswith("issue edited")
+
+
+def test_pull_requests_are_not_issues() -> None:
+    labeled = run(
+        "issues", {"action": "labeled", "label": {"name": "issuepilot"}, "issue": issue(pr=True)}
+    )
+    assert labeled.action is Action.IGNORE and "not issues" in labeled.reason
+    body = {"body": "/issuepilot approve", "user": {"login": "ann"}}
+    comment = run("issue_comment", {"action": "created", "issue": issue(pr=True), "comment": body})
+    assert comment.action is Action.IGNORE
+
+
+def test_events_caused_by_the_action_itself_are_ignored() -> None:
+    payload = parse_payload(
+        {
+            "action": "labeled",
+            "label": {"name": "issuepilot"},
+            "issue": issue(),
+            "sender": {"login": "github-actions[bot]"},
+        }
+    )
+    assert decide("issues", payload, RULES).action is Action.IGNORE
+    # ...but its own dispatches drive the chain.
+    dispatch = parse_payload({"inputs": {"issue": "7"}, "sender": {"login": "github-actions[bot]"}})
+    assert decide("workflow_dispatch", dispatch, RULES).action is Action.ADVANCE
+
+
+@pytest.mark.parametrize(
+    ("body", "action", "feedback"),
+    [
+        ("/issuepilot approve", Action.APPROVE, ""),
+        (
+            "  /issuepilot Revise use a dict\nand keep it short",
+            Action.REVISE,
+            "use a dict\nand keep it short",
+        ),
+        ("/issuepilot retry", Action.RETRY, ""),
+        ("/issuepilot cancel", Action.CANCEL, ""),
+        ("/issuepilot dance", Action.IGNORE, ""),
+        ("looks good! /issuepilot approve", Action.IGNORE, ""),
+        ("", Action.IGNORE, ""),
+    ],
+)
+def test_comment_commands(body: str, action: Action, feedback: str) -> None:
+    comment = {"body": body, "user": {"login": "ann"}}
+    trigger = run("issue_comment", {"action": "created", "issue": issue(), "comment": comment})
+    assert trigger.action is action and trigger.feedback == feedback
+
+
+def test_only_new_comments_count() -> None:
+    comment = {"body": "/issuepilot approve", "user": {"login": "ann"}}
+    assert (
+        run("issue_comment", {"action": "edited", "issue": issue(), "comment": comment}).action
+        is Action.IGNORE
+    )
+
+
+@pytest.mark.parametrize(
+    ("pr", "expected", "issue_no", "merged"),
+    [
+        (
+            {
+                "action": "closed",
+                "pull_request": {
+                    "number": 9,
+                    "merged": True,
+                    "head": {"ref": "issuepilot/issue-7"},
+                },
+            },
+            Action.FINISH,
+            7,
+            True,
+        ),
+        (
+            {
+                "action": "closed",
+                "pull_request": {
+                    "number": 9,
+                    "merged": False,
+                    "head": {"ref": "issuepilot/issue-7"},
+                },
+            },
+            Action.FINISH,
+            7,
+            False,
+        ),
+        (
+            {
+                "action": "closed",
+                "pull_request": {"number": 9, "merged": True, "head": {"ref": "feature/x"}},
+            },
+            Action.IGNORE,
+            None,
+            False,
+        ),
+        (
+            {
+                "action": "opened",
+                "pull_request": {"number": 9, "head": {"ref": "issuepilot/issue-7"}},
+            },
+            Action.IGNORE,
+            None,
+            False,
+        ),
+    ],
+)
+def test_pull_request_closed(
+    pr: dict[str, Any], expected: Action, issue_no: int | None, merged: bool
+) -> None:
+    trigger = run("pull_request", pr)
+    assert trigger.action is expected and trigger.issue == issue_no and trigger.merged is merged
+    if expected is Action.FINISH:
+        assert trigger.pr == 9 and not trigger.needs_permission
+
+
+@pytest.mark.parametrize(
+    ("inputs", "action", "issue_no", "feedback"),
+    [
+        ({"issue": "12"}, Action.ADVANCE, 12, ""),
+        ({"issue": "#12", "command": "plan"}, Action.PLAN, 12, ""),
+        ({"issue": "12", "command": "revise shorter please"}, Action.REVISE, 12, "shorter please"),
+        ({"issue": "", "command": ""}, Action.SWEEP, None, ""),
+        ({"issue": "12", "command": "sweep"}, Action.SWEEP, None, ""),
+        (None, Action.SWEEP, None, ""),
+    ],
+)
+def test_workflow_dispatch(
+    inputs: Any, action: Action, issue_no: int | None, feedback: str
+) -> None:
+    trigger = run("workflow_dispatch", {"inputs": inputs})
+    assert (trigger.action, trigger.issue, trigger.feedback) == (action, issue_no, feedback)
+    assert not trigger.needs_permission
+
+
+@pytest.mark.parametrize("inputs", [{"issue": "twelve"}, {"issue": "1", "command": "explode"}])
+def test_bad_dispatch_inputs_are_input_errors(inputs: dict[str, str]) -> None:
+    with pytest.raises(InputError):
+        run("workflow_dispatch", {"inputs": inputs})
+
+
+def test_schedule_sweeps_and_other_events_are_ignored() -> None:
+    assert run("schedule", {}).action is Action.SWEEP
+    push = run("push", {"ref": "refs/heads/main"})
+    assert push.action is Action.IGNORE and "push" in push.reason and push.issue is None
+
+
+def test_explain_shape() -> None:
+    trigger = run(
+        "issues", {"action": "labeled", "label": {"name": "issuepilot"}, "issue": issue()}
+    )
+    assert trigger.explain() == {
+        "event": "issues.labeled",
+        "action": "enqueue",
+        "issue": 7,
+        "actor": "ann",
+        "reason": "label 'issuepilot' added",
+    }
+    assert trigger.needs_permission
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("issues", []),
+        ("issues", {"action": "labeled"}),
+        ("issue_comment", {"action": "created", "issue": issue()}),
+        ("issues", {"issue": {"number": "seven"}}),
+    ],
+)
+def test_malformed_payloads(name: str, raw: Any) -> None:
+    with pytest.raises(InputError, match="payload"):
+        decide(name, parse_payload(raw), RULES)
+
+
+def test_custom_prefix() -> None:
+    rules = Rules(prefix="bot", bot_logins=frozenset())
+    payload = parse_payload(
+        {"action": "labeled", "label": {"name": "bot:approved"}, "issue": issue()}
+    )
+    assert decide("issues", payload, rules).action is Action.APPROVE
+    assert rules.branch_prefix == "bot/issue-"

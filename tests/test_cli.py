@@ -9,9 +9,11 @@ import pytest
 
 from issuepilot.testing.redis_server import free_port
 
+from .e2e.harness import passthrough
+
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin"}
+    base = passthrough()
     return subprocess.run(
         [sys.executable, "-m", "issuepilot", *args],
         capture_output=True,

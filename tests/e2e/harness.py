@@ -15,6 +15,12 @@ Event = tuple[str, Any]
 WORKFLOW = ".github/workflows/issuepilot.yml"
 
 
+def passthrough() -> dict[str, str]:
+    """What a child process may inherit: PATH, and coverage's settings so it is measured."""
+    keep = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
+    return {"PATH": os.environ.get("PATH", ""), **keep}
+
+
 @dataclass
 class Result:
     code: int
@@ -43,7 +49,7 @@ class World:
         run.mkdir()
         (run / "event.json").write_text(json.dumps(event[1]))
         env = {
-            "PATH": os.environ.get("PATH", ""),
+            **passthrough(),
             "GITHUB_ACTIONS": "true",
             "GITHUB_EVENT_NAME": event[0],
             "GITHUB_EVENT_PATH": str(run / "event.json"),

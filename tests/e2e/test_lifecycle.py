@@ -230,3 +230,50 @@ def test_every_logged_request_is_a_documented_github_call(world: World) -> None:
         assert set(entry) == {"method", "url", "body"}
         assert "ghs_fake" not in line  # never headers, never the token
         check_request(entry["method"], entry["url"], entry["body"])
+
+
+def test_sweep_recovers_dead_steps_and_repairs_labels(world: World) -> None:
+    gh = world.github
+    config = world.tmp / "workspace" / ".github"
+    config.mkdir()
+    (config / "issuepilot.yml").write_text("lease-minutes: 0.01\n")  # a 0.6 s lease
+    dead = gh.open_issue("Dies while planning", "Edit `src/app.py`.")
+    world.step(gh.label_event(dead, "issuepilot"))
+    arrived, release = gh.hold("GET", rf"/issues/{dead}$")
+    [dispatch] = gh.dispatches
+    gh.dispatches.clear()
+    proc, run = world.start(gh.dispatch_event(dispatch["inputs"]))
+    assert arrived.wait(60)
+    os.kill(proc.pid, signal.SIGKILL)
+    world.finish(proc, run)
+    release.set()
+    drifted = gh.open_issue("Lost its label", "x")
+    world.step(gh.label_event(drifted, "issuepilot"))
+    gh.dispatches.clear()
+    gh.issues[drifted].labels.remove("issuepilot:queued")  # someone removed it by hand
+    time.sleep(1)  # let the dead run's lease expire
+
+    swept = world.step(("schedule", {"schedule": "*/15 * * * *"}))
+    assert swept.code == 0, swept.stdout + swept.stderr
+    assert "woke 2 task(s)" in swept.stdout
+    assert sorted(int(d["inputs"]["issue"]) for d in gh.dispatches) == [dead, drifted]
+    assert record(world, dead)["state"] == "queued" and record(world, dead)["attempts"] == 1
+    assert "issuepilot:queued" in gh.issues[drifted].labels
+
+
+def test_the_demo_runs_the_whole_lifecycle(redis_url: str) -> None:
+    import subprocess
+    import sys
+
+    from .harness import passthrough
+
+    done = subprocess.run(
+        [sys.executable, "-m", "issuepilot", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**passthrough(), "REDIS_URL": redis_url},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "task #1 ends done" in done.stdout
+    assert '+ name + "!"' in done.stdout and "unknown routes: 0" in done.stdout

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .agents.openai import OpenAIAgent
+from .agents.openai import OpenAIAgent, preload
 from .config import Settings
 from .errors import BackendError, InputError
 from .events import Action, Payload, decide
@@ -40,6 +40,8 @@ async def run_step(
     say(f"{trigger.event}: {trigger.action} ({trigger.reason})")
     if trigger.action is Action.IGNORE:
         return report(settings, Outcome(None, trigger.reason), trigger.issue)
+    if trigger.action in (Action.ADVANCE, Action.PLAN) or settings.max_steps > 1:
+        preload()  # this run will likely call the model
     redis = await connect_redis(settings.redis_url)
     gh = GitHub(settings.repo, settings.token, settings.api_url, settings.http_log)
     agent: list[Agent] = []

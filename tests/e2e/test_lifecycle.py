@@ -9,6 +9,7 @@ from issuepilot.github.status import parse_record
 from issuepilot.machine import TaskState
 
 from .harness import World
+from .openapi import needs_spec
 
 S = TaskState
 
@@ -219,6 +220,7 @@ def test_twenty_concurrent_runs_make_one_transition(world: World) -> None:
     assert states == ["queued", "planning", "plan-review", "approved", "executing", "pr-open"]
 
 
+@needs_spec
 def test_every_logged_request_is_a_documented_github_call(world: World) -> None:
     from .openapi import check_request
 

@@ -4,8 +4,10 @@ Default endpoint: GitHub Models with the workflow token (`models: read`). The `o
 SDK is imported only when a model is really called: it costs ~0.3 s at start-up.
 """
 
+import importlib
 import json
 import re
+import threading
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,6 +19,12 @@ from .base import IssueText, RepoFiles, Usage
 
 T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def preload() -> None:
+    """Import the SDK on a thread, so its cost overlaps the step's first network round trips
+    (imports run while the main thread waits on sockets)."""
+    threading.Thread(target=importlib.import_module, args=("openai",), daemon=True).start()
 
 
 class OpenAIAgent:

@@ -27,6 +27,7 @@ from issuepilot.testing.redis_server import ThrowawayRedis
 
 TARGETS = {"enqueue": 3, "plan": 5, "approve": 5, "execute": 8, "finish": 4}
 FILES = {"README.md": "# bench\n", "src/app.py": "print('hi')\n"}
+WORKFLOW = ".github/workflows/pilot.yml"
 
 
 class Bench:
@@ -48,7 +49,7 @@ class Bench:
             "GITHUB_API_URL": self.github.url,
             "GITHUB_TOKEN": "ghs_fake",
             "GITHUB_OUTPUT": str(run / "out"),
-            "GITHUB_WORKFLOW_REF": f"{self.github.repo}/.github/workflows/pilot.yml@refs/heads/main",
+            "GITHUB_WORKFLOW_REF": f"{self.github.repo}/{WORKFLOW}@refs/heads/main",
             "GITHUB_WORKSPACE": str(self.tmp),
             "ISSUEPILOT_REDIS_URL": self.redis_url,
             "ISSUEPILOT_MODEL_BASE_URL": self.model.url,

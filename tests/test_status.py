@@ -39,3 +39,17 @@ def test_untrusted_text_cannot_forge_the_record_or_inject_html() -> None:
 def test_no_or_broken_marker() -> None:
     assert parse_record("hello") is None
     assert parse_record("<!-- issuepilot:task {broken} -->") is None
+
+
+def test_plans_and_changes_cannot_escape_the_repository() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from issuepilot.models import ChangeSet
+
+    for bad in ["../up.py", "/etc/passwd", ".git/config", "./.git", "a/../../b"]:
+        with pytest.raises(ValidationError):
+            Plan(summary="s", files=[PlannedFile(path=bad)])
+        with pytest.raises(ValidationError):
+            ChangeSet.model_validate({"files": [{"path": bad, "content": "x"}]})
+    assert PlannedFile(path="./src//a.py").path == "src/a.py"

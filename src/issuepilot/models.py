@@ -6,12 +6,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .errors import InputError
 from .locks import normalize_path
 from .machine import TaskState
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def repo_path(path: str) -> str:
+    """A path an agent may write: normalised, inside the repository, not in `.git/`."""
+    try:
+        norm = normalize_path(path)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None  # pydantic reports it as a validation error
+    if norm == ".git" or norm.startswith(".git/"):
+        raise ValueError(f"paths inside .git/ are never written: {path!r}")
+    return norm
 
 
 class PlannedFile(Model):
@@ -22,7 +34,7 @@ class PlannedFile(Model):
     @field_validator("path")
     @classmethod
     def _normal(cls, value: str) -> str:
-        return normalize_path(value)
+        return repo_path(value)
 
 
 class Plan(Model):
@@ -49,7 +61,7 @@ class FileChange(Model):
     @field_validator("path")
     @classmethod
     def _normal(cls, value: str) -> str:
-        return normalize_path(value)
+        return repo_path(value)
 
 
 class ChangeSet(Model):

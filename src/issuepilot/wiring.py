@@ -44,7 +44,7 @@ async def run_step(
         preload()  # this run will likely call the model
     redis = await connect_redis(settings.redis_url)
     gh = GitHub(settings.repo, settings.token, settings.api_url, settings.http_log)
-    agent: list[Agent] = []
+    agent: list[OpenAIAgent] = []
 
     def make_agent() -> Agent:
         if not agent:
@@ -66,6 +66,8 @@ async def run_step(
     try:
         outcome = await run(ctx)
     finally:
+        for a in agent:
+            await a.aclose()
         await gh.aclose()
         await redis.aclose()
     say(outcome.message)

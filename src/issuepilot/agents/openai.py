@@ -50,6 +50,11 @@ class OpenAIAgent:
             )
         return self._client
 
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
     async def _complete(self, messages: list[dict[str, str]]) -> str:
         import openai
 

@@ -27,6 +27,8 @@ INPUTS = [
     ("model-base-url", f"OpenAI-compatible base URL (default: {DEFAULT_MODEL_BASE_URL})"),
     ("model-api-key", "API key of the model endpoint (default: the GitHub token)"),
     ("max-steps", "steps to run in this job before dispatching a new run (default: 1)"),
+    ("app-id", "GitHub App ID, to act as the App instead of with github-token"),
+    ("app-private-key", "the GitHub App's private key (PEM)"),
 ]
 
 
@@ -80,7 +82,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if "/" not in repo:
         raise InputError("no repository: set GITHUB_REPOSITORY (owner/name) or pass --repo")
     token = pick("github-token") or os.environ.get("GITHUB_TOKEN", "")
-    if not token:
+    app_id, app_key = pick("app-id"), pick("app-private-key")
+    if bool(app_id) != bool(app_key):
+        raise InputError("app-id and app-private-key go together: set both, or neither")
+    if not token and not app_id:
         raise InputError("no GitHub token: set the github-token input or GITHUB_TOKEN")
     redis_url = pick("redis-url")
     if not redis_url:
@@ -102,6 +107,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
         server_url=server,
         token=token,
+        app_id=app_id,
+        app_private_key=app_key.replace("\\n", "\n"),
         redis_url=redis_url,
         model=pick("model") or DEFAULT_MODEL,
         model_base_url=pick("model-base-url") or DEFAULT_MODEL_BASE_URL,
@@ -125,6 +132,12 @@ def write_outputs(outputs: dict[str, str], summary: str) -> None:
             f.write(summary + "\n")
 
 
+def mask(secret: str) -> None:
+    """Ask the Actions runner to hide a secret in every later log line."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        print(f"::add-mask::{secret}", flush=True)
+
+
 def report_error(message: str) -> None:
     line = " ".join(message.split())
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -146,8 +159,11 @@ def cmd_step(args: argparse.Namespace) -> int:
     from .wiring import run_step
 
     settings = settings_from(args)
+    for line in settings.app_private_key.splitlines():
+        if line.strip() and "PRIVATE KEY" not in line:
+            mask(line.strip())
     name, payload = read_event(args.event_name, args.event_path)
-    outputs, summary = asyncio.run(run_step(settings, name, payload))
+    outputs, summary = asyncio.run(run_step(settings, name, payload, on_token=mask))
     write_outputs(outputs, summary)
     return 0
 

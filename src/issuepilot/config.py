@@ -32,6 +32,9 @@ class RepoConfig(BaseModel):
     context_files: int = Field(8, ge=0, le=100)
     context_bytes: int = Field(60_000, ge=0, le=2_000_000)
     permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)
+    rate_limit_wait_seconds: float = Field(60, ge=0, le=3600)
+    retry_backoff_seconds: float = Field(1, ge=0, le=60)
+    token_can_write_workflows: bool = False
 
     @property
     def rules(self) -> Rules:
@@ -74,6 +77,8 @@ class Settings(BaseModel):
     api_url: str = "https://api.github.com"
     server_url: str = "https://github.com"
     token: str
+    app_id: str = ""
+    app_private_key: str = ""
     redis_url: str
     model: str = DEFAULT_MODEL
     model_base_url: str = DEFAULT_MODEL_BASE_URL

@@ -55,8 +55,12 @@ class Plan(Model):
 
 
 class FileChange(Model):
+    """A file's new state. A rename is a deletion of the old path plus the new file."""
+
     path: str
     content: str | None = None  # None deletes the file
+    encoding: Literal["utf-8", "base64"] = "utf-8"  # base64 for binary content
+    executable: bool = False
 
     @field_validator("path")
     @classmethod

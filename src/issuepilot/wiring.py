@@ -11,6 +11,7 @@ from .config import Settings
 from .errors import BackendError, InputError
 from .events import Action, Payload, decide
 from .github.client import GitHub
+from .github.retry import RetryPolicy
 from .locks import FileLocks
 from .runner import run
 from .steps.common import Agent, Context, Outcome
@@ -34,7 +35,11 @@ async def connect_redis(url: str) -> Redis:
 
 
 async def run_step(
-    settings: Settings, event_name: str, payload: Payload, say: Callable[[str], None] = print
+    settings: Settings,
+    event_name: str,
+    payload: Payload,
+    say: Callable[[str], None] = print,
+    on_token: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, str], str]:
     trigger = decide(event_name, payload, settings.config.rules)
     say(f"{trigger.event}: {trigger.action} ({trigger.reason})")
@@ -43,7 +48,18 @@ async def run_step(
     if trigger.action in (Action.ADVANCE, Action.PLAN) or settings.max_steps > 1:
         preload()  # this run will likely call the model
     redis = await connect_redis(settings.redis_url)
-    gh = GitHub(settings.repo, settings.token, settings.api_url, settings.http_log)
+    gh = GitHub(
+        settings.repo,
+        settings.token,
+        settings.api_url,
+        settings.http_log,
+        app=(settings.app_id, settings.app_private_key) if settings.app_id else None,
+        on_token=on_token,
+        retry=RetryPolicy(
+            base_s=settings.config.retry_backoff_seconds,
+            max_wait_s=settings.config.rate_limit_wait_seconds,
+        ),
+    )
     agent: list[OpenAIAgent] = []
 
     def make_agent() -> Agent:

@@ -312,15 +312,29 @@ def test_a_forged_marker_in_a_user_comment_is_not_trusted(world: World) -> None:
     assert result.code == 0 and "has no IssuePilot task" in result.stdout
 
 
-def test_a_github_error_fails_the_step_recoverably(world: World) -> None:
+@pytest.mark.parametrize(
+    ("status", "times", "code", "message"),
+    [
+        (500, 1, 1, "GitHub answered 500"),
+        (503, 4, 1, "GitHub answered 503"),
+        (403, 1, 2, "forbidden: the token lacks `issues: read`"),
+    ],
+)
+def test_a_github_error_fails_the_step_recoverably(
+    world: World, status: int, times: int, code: int, message: str
+) -> None:
     gh = world.github
+    (world.tmp / "workspace" / ".github").mkdir()
+    (world.tmp / "workspace" / ".github" / "issuepilot.yml").write_text(
+        "retry-backoff-seconds: 0.01\n"
+    )
     issue = gh.open_issue("Flaky", "Edit `src/app.py`.")
     world.step(gh.label_event(issue, "issuepilot"))
-    gh.fail("GET", rf"/issues/{issue}$", status=403)
+    gh.fail("GET", rf"/issues/{issue}$", status=status, times=times)
     [failed] = world.drain()
-    assert failed.code == 1
+    assert failed.code == code
     [line] = failed.stdout.strip().splitlines()[-1:]
-    assert line.startswith("::error title=IssuePilot::GET /repos/") and "forbidden" in line
+    assert line.startswith("::error title=IssuePilot::GET /repos/") and message in line
     assert record(world, issue)["state"] == "failed"
     assert (
         world.step(gh.comment_event(issue, "/issuepilot retry")).outputs["task-state"] == "queued"

@@ -8,27 +8,24 @@ GitHub Enterprise Server works unchanged.
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from ..errors import GitHubError
+from .auth import AppAuth, TokenAuth
+from .errors import NotFound, ServerError, ValidationFailed, error_for, is_rate_limited
+from .retry import RETRY_STATUSES, RetryPolicy
 
 API_VERSION = "2022-11-28"
-RETRY_STATUSES = {502, 503, 504}
-# Which permission a failing request most likely needs, for the error message.
-# https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication
-NEEDS = {
-    "labels": "issues: write",
-    "comments": "issues: write",
-    "git": "contents: write",
-    "pulls": "pull-requests: write",
-    "dispatches": "actions: write",
-    "collaborators": "metadata: read",
-}
+# Methods whose repetition does no harm. POSTs that create something are repeated only
+# after checking that the first attempt did not take effect (see `_create`).
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "PATCH"})
+T = TypeVar("T")
 
 
 def _q(segment: str) -> str:
@@ -41,18 +38,29 @@ class GitHub:
     def __init__(
         self,
         repo: str,
-        token: str,
+        token: str = "",
         api_url: str = "https://api.github.com",
         http_log: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        app: tuple[str, str] | None = None,
+        on_token: Callable[[str], None] = lambda _: None,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.repo = repo
         self.http_log = http_log
+        self.retry = retry or RetryPolicy()
+        self.rng = rng or random.Random()
         self.calls = 0
+        self.app: AppAuth | None = None
+        auth: httpx.Auth = TokenAuth(token)
+        if app is not None:
+            self.app = AppAuth(app[0], app[1], repo, api_url, on_token=on_token, log=self._log)
+            auth = self.app
         self._client = httpx.AsyncClient(
             base_url=api_url.rstrip("/"),
+            auth=auth,
             headers={
-                "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": API_VERSION,
                 "User-Agent": "issuepilot",
@@ -71,6 +79,7 @@ class GitHub:
     # -- transport -------------------------------------------------------------------
 
     def _log(self, method: str, url: str, body: Any) -> None:
+        self.calls += 1
         if self.http_log is not None:
             line = json.dumps({"method": method, "url": url, "body": body})
             with self.http_log.open("a", encoding="utf-8") as f:
@@ -83,27 +92,59 @@ class GitHub:
         body: Any = None,
         params: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (),
+        retry: bool | None = None,
     ) -> httpx.Response:
-        """One API call. Idempotent methods are retried on 502/503/504 and lost connections;
-        others are not, since their first attempt may have taken effect."""
-        attempts = 3 if method in ("GET", "PUT", "DELETE") else 1
-        for attempt in range(attempts):
+        """One API call, with its retries.
+
+        Rate-limited requests were not carried out, so any of them waits as GitHub asks (up
+        to `retry.max_wait_s`) and goes again. 502/503/504 and lost connections are retried
+        with back-off only for requests safe to repeat (`retry`, by default the idempotent
+        methods); for others the caller must first check whether the attempt took effect.
+        """
+        safe = method in IDEMPOTENT if retry is None else retry
+        policy = self.retry
+        for attempt in range(policy.attempts):
+            last = attempt + 1 == policy.attempts
             request = self._client.build_request(method, path, json=body, params=params)
             self._log(method, str(request.url), body)
-            self.calls += 1
             try:
                 response = await self._client.send(request)
             except httpx.TransportError as exc:
-                if attempt + 1 < attempts:
-                    await asyncio.sleep(0.5 * 2**attempt)
+                if safe and not last:
+                    await asyncio.sleep(policy.backoff(attempt, self.rng))
                     continue
-                raise GitHubError(f"cannot reach GitHub at {request.url.host}: {exc!r}") from None
-            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
-                await asyncio.sleep(0.5 * 2**attempt)
-                continue
-            if response.is_success or response.status_code in ok:
+                host = request.url.host
+                raise ServerError(f"{method} {path}: no answer from {host}: {exc!r}", 0) from None
+            status = response.status_code
+            if response.is_success or status in ok:
                 return response
-            raise _error(method, path, response)
+            data = _json(response)
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            if is_rate_limited(status, response.headers, message):
+                wait = policy.rate_limit_wait(response.headers, time.time())
+                if policy.may_wait(wait) and not last:
+                    await asyncio.sleep(wait)
+                    continue
+            elif status in RETRY_STATUSES and safe and not last:
+                await asyncio.sleep(policy.backoff(attempt, self.rng))
+                continue
+            raise error_for(method, path, status, response.headers, data)
+        raise AssertionError("unreachable")
+
+    async def _create(
+        self, attempt: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]]
+    ) -> T:
+        """Run a non-idempotent create; after an unclear failure, look for its effect
+        (`find`) before trying again, so nothing is made twice."""
+        for n in range(self.retry.attempts):
+            try:
+                return await attempt()
+            except ServerError:
+                if (found := await find()) is not None:
+                    return found
+                if n + 1 == self.retry.attempts:
+                    raise
+                await asyncio.sleep(self.retry.backoff(n, self.rng))
         raise AssertionError("unreachable")
 
     async def paginate(self, path: str, params: dict[str, Any] | None = None) -> AsyncIterator[Any]:
@@ -125,7 +166,9 @@ class GitHub:
         return data
 
     async def add_labels(self, number: int, names: list[str]) -> None:
-        await self.request("POST", f"{self.base}/issues/{number}/labels", {"labels": names})
+        """Adding labels an issue has already changes nothing: safe to repeat."""
+        path = f"{self.base}/issues/{number}/labels"
+        await self.request("POST", path, {"labels": names}, retry=True)
 
     async def remove_label(self, number: int, name: str) -> None:
         """Remove a label; one that is already gone is fine."""
@@ -136,17 +179,26 @@ class GitHub:
 
     async def create_label(self, name: str, color: str, description: str) -> None:
         body = {"name": name, "color": color, "description": description}
-        await self.request("POST", f"{self.base}/labels", body, ok=(422,))  # 422: exists already
+        # 422 means it exists already, so a repeat is harmless.
+        await self.request("POST", f"{self.base}/labels", body, ok=(422,), retry=True)
 
     async def list_comments(self, number: int) -> AsyncIterator[dict[str, Any]]:
         async for comment in self.paginate(f"{self.base}/issues/{number}/comments"):
             yield comment
 
     async def create_comment(self, number: int, body: str) -> int:
-        response = await self.request(
-            "POST", f"{self.base}/issues/{number}/comments", {"body": body}
-        )
-        return int(response.json()["id"])
+        async def attempt() -> int:
+            path = f"{self.base}/issues/{number}/comments"
+            return int((await self.request("POST", path, {"body": body})).json()["id"])
+
+        async def find() -> int | None:
+            found = None
+            async for comment in self.list_comments(number):
+                if comment.get("body") == body:
+                    found = int(comment["id"])
+            return found
+
+        return await self._create(attempt, find)
 
     async def update_comment(self, comment_id: int, body: str) -> None:
         await self.request("PATCH", f"{self.base}/issues/comments/{comment_id}", {"body": body})
@@ -179,19 +231,39 @@ class GitHub:
             return None
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
 
+    # Blobs, trees and commits are addressed by content: a repeat makes at most an
+    # unreferenced twin, so these POSTs are retried like idempotent requests.
+
+    async def create_blob(self, content: bytes) -> str:
+        body = {"content": base64.b64encode(content).decode(), "encoding": "base64"}
+        response = await self.request("POST", f"{self.base}/git/blobs", body, retry=True)
+        return str(response.json()["sha"])
+
     async def create_tree(self, base_tree: str, entries: list[dict[str, Any]]) -> str:
         body = {"base_tree": base_tree, "tree": entries}
-        return str((await self.request("POST", f"{self.base}/git/trees", body)).json()["sha"])
+        response = await self.request("POST", f"{self.base}/git/trees", body, retry=True)
+        return str(response.json()["sha"])
 
     async def create_commit(self, message: str, tree: str, parents: list[str]) -> str:
         body = {"message": message, "tree": tree, "parents": parents}
-        return str((await self.request("POST", f"{self.base}/git/commits", body)).json()["sha"])
+        response = await self.request("POST", f"{self.base}/git/commits", body, retry=True)
+        return str(response.json()["sha"])
 
     async def create_ref(self, branch: str, sha: str) -> bool:
-        """Create `refs/heads/<branch>`; False if it exists already."""
-        body = {"ref": f"refs/heads/{branch}", "sha": sha}
-        response = await self.request("POST", f"{self.base}/git/refs", body, ok=(422,))
-        return response.status_code == 201
+        """Create `refs/heads/<branch>` at `sha`; False if the branch exists already."""
+
+        async def attempt() -> bool:
+            body = {"ref": f"refs/heads/{branch}", "sha": sha}
+            response = await self.request("POST", f"{self.base}/git/refs", body, ok=(422,))
+            return response.status_code == 201
+
+        async def find() -> bool | None:
+            try:
+                return True if await self.get_ref(branch) == sha else None
+            except NotFound:
+                return None
+
+        return await self._create(attempt, find)
 
     async def get_ref(self, branch: str) -> str:
         response = await self.request("GET", f"{self.base}/git/ref/heads/{quote(branch)}")
@@ -205,15 +277,19 @@ class GitHub:
     # -- pull requests and workflows -----------------------------------------------------
 
     async def create_pull(self, title: str, head: str, base: str, body: str) -> tuple[int, str]:
-        data = {"title": title, "head": head, "base": base, "body": body}
-        response = await self.request("POST", f"{self.base}/pulls", data, ok=(422,))
-        if response.status_code == 422:
-            found = await self.find_pull(head)
-            if found is None:
-                raise _error("POST", f"{self.base}/pulls", response)
-            return found
-        pull = response.json()
-        return int(pull["number"]), str(pull["html_url"])
+        """Open the pull request, or adopt the open one of the same branch."""
+
+        async def attempt() -> tuple[int, str]:
+            data = {"title": title, "head": head, "base": base, "body": body}
+            try:
+                pull = (await self.request("POST", f"{self.base}/pulls", data)).json()
+            except ValidationFailed:
+                if (found := await self.find_pull(head)) is not None:
+                    return found  # "A pull request already exists" for this branch
+                raise
+            return int(pull["number"]), str(pull["html_url"])
+
+        return await self._create(attempt, lambda: self.find_pull(head))
 
     async def find_pull(self, head: str) -> tuple[int, str] | None:
         owner = self.repo.split("/")[0]
@@ -226,34 +302,23 @@ class GitHub:
         await self.request("PATCH", f"{self.base}/pulls/{number}", {"title": title, "body": body})
 
     async def dispatch(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
+        """Start a workflow run. Not repeated after an unclear failure: a lost dispatch only
+        delays the task until the next event or sweep, a doubled one costs a runner."""
         path = f"{self.base}/actions/workflows/{_q(workflow)}/dispatches"
         await self.request("POST", path, {"ref": ref, "inputs": inputs})
 
+    async def branch_rules(self, branch: str) -> list[str]:
+        """The types of the repository rules that apply to a branch (even one not yet made).
+        https://docs.github.com/en/rest/repos/rules#get-rules-for-a-branch"""
+        rules = self.paginate(f"{self.base}/rules/branches/{_q(branch)}")
+        try:
+            return [str(rule.get("type")) async for rule in rules]
+        except NotFound:
+            return []  # a server without repository rules
 
-def _error(method: str, path: str, response: httpx.Response) -> GitHubError:
-    """One mapping from a failed response to an error that says what to do."""
-    status = response.status_code
+
+def _json(response: httpx.Response) -> Any:
     try:
-        data = response.json()
+        return response.json()
     except ValueError:
-        data = {}
-    message = str(data.get("message", "")) if isinstance(data, dict) else ""
-    where = f"{method} {path}"
-    if status == 401:
-        return GitHubError(f"{where}: the token is invalid or expired (401)", status)
-    limited = response.headers.get("x-ratelimit-remaining") == "0" or status == 429
-    if limited or (status == 403 and "rate limit" in message.lower()):
-        reset = response.headers.get("x-ratelimit-reset", "unknown")
-        return GitHubError(f"{where}: rate limited by GitHub (resets at epoch {reset})", status)
-    if status == 403:
-        need = next((p for k, p in NEEDS.items() if f"/{k}" in path), "more permissions")
-        return GitHubError(f"{where}: forbidden: the token lacks `{need}` ({message})", status)
-    if status == 404:
-        return GitHubError(f"{where}: not found (or the token cannot see it)", status)
-    if status == 422:
-        errors = data.get("errors", []) if isinstance(data, dict) else []
-        detail = "; ".join(
-            str(e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors
-        )
-        return GitHubError(f"{where}: rejected: {message} {detail}".strip(), status)
-    return GitHubError(f"{where}: GitHub answered {status} {message}".strip(), status)
+        return {}

@@ -1,26 +1,46 @@
-"""Write a change set to a branch through the Git Data API: tree -> commit -> ref.
+"""Write a change set to a branch through the Git Data API: (blobs) -> tree -> commit -> ref.
 
 The agent never holds a push credential, and commits made with an App token show as
-verified. Every file's content travels inline in the one tree request, so the call count
-does not grow with the number of files.
+verified. Text files travel inline in the one tree request, so the call count does not
+grow with the number of files; only binary files and files over `INLINE_MAX` bytes need a
+blob request each, which the API forces (tree entries carry UTF-8 text only). Those run
+concurrently.
 https://docs.github.com/en/rest/git/trees#create-a-tree
 """
 
+import asyncio
+import base64
 from typing import Any
 
-from ..models import ChangeSet
+from ..models import ChangeSet, FileChange
 from .client import GitHub
 
+INLINE_MAX = 1024 * 1024
 
-def tree_entries(changes: ChangeSet) -> list[dict[str, Any]]:
+
+def _bytes(change: FileChange) -> bytes:
+    assert change.content is not None
+    if change.encoding == "base64":
+        return base64.b64decode(change.content)
+    return change.content.encode()
+
+
+async def tree_entries(gh: GitHub, changes: ChangeSet) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    for change in changes.files:
-        entry: dict[str, Any] = {"path": change.path, "mode": "100644", "type": "blob"}
-        if change.content is None:
-            entry["sha"] = None  # deletes the file
-        else:
-            entry["content"] = change.content
-        entries.append(entry)
+    blobs: dict[int, asyncio.Task[str]] = {}
+    async with asyncio.TaskGroup() as group:
+        for i, change in enumerate(changes.files):
+            mode = "100755" if change.executable else "100644"
+            entry: dict[str, Any] = {"path": change.path, "mode": mode, "type": "blob"}
+            entries.append(entry)
+            if change.content is None:
+                entry["sha"] = None  # deletes the file
+            elif change.encoding == "base64" or len(change.content) > INLINE_MAX:
+                blobs[i] = group.create_task(gh.create_blob(_bytes(change)))
+            else:
+                entry["content"] = change.content
+    for i, blob in blobs.items():
+        entries[i]["sha"] = blob.result()
     return entries
 
 
@@ -31,8 +51,10 @@ async def push_change(gh: GitHub, base: str, branch: str, changes: ChangeSet, me
     branch's head with the base as second parent, so moving the ref is a fast-forward:
     GitHub refuses it if anyone moved the branch in between, never overwriting their work.
     """
-    base_sha, base_tree = await gh.get_branch(base)
-    tree = await gh.create_tree(base_tree, tree_entries(changes))
+    (base_sha, base_tree), entries = await asyncio.gather(
+        gh.get_branch(base), tree_entries(gh, changes)
+    )
+    tree = await gh.create_tree(base_tree, entries)
     commit = await gh.create_commit(message, tree, [base_sha])
     if await gh.create_ref(branch, commit):
         return commit

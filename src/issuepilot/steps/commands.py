@@ -4,6 +4,7 @@ from ..events import Action
 from ..machine import LIVE, TaskState, retry_target
 from ..models import Task
 from .common import Context, Outcome, move, publish, update, wake
+from .preflight import preflight
 
 S = TaskState
 
@@ -16,17 +17,23 @@ def _label_added(ctx: Context) -> str:
 
 
 async def approve(ctx: Context, task: Task) -> Outcome:
+    added = _label_added(ctx)
     if task.state is not S.PLAN_REVIEW or task.plan is None:
-        added = _label_added(ctx)
         if added and task.state not in (S.APPROVED, S.EXECUTING, S.PR_OPEN):
             await ctx.gh.remove_label(task.issue, added)  # an approval of nothing is withdrawn
         return Outcome(task, f"nothing to approve: the task is {task.state}")
+    if problems := await preflight(ctx, task):
+        why = "Not approved, since executing would fail: " + "; ".join(problems)
+        noted = await update(ctx, task, error=why) or task
+        await publish(ctx, noted, before=None, remove=(added,) if added else ())
+        return Outcome(noted, why)
     approved = await move(
         ctx,
         task,
         S.APPROVED,
         note=f"plan v{task.plan_version} approved by @{ctx.trigger.actor}",
         approved_hash=task.plan_hash,
+        error="",
     )
     if approved is None:
         return Outcome(None, "already advanced by another run")

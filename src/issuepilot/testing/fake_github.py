@@ -12,8 +12,10 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -44,6 +46,32 @@ class Rule:
     times: int = 1
     release: threading.Event | None = None  # hold until set
     arrived: threading.Event | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    lose_reply: bool = False  # carry the request out, then drop the connection
+
+
+class LostReply(Exception):
+    """Raised to the HTTP handler: close the connection without answering."""
+
+
+@dataclass
+class App:
+    """A GitHub App installed on the repository."""
+
+    app_id: str
+    public_key: str
+    slug: str = "issuepilot-test"
+    permissions: dict[str, str] = field(
+        default_factory=lambda: {
+            "contents": "write",
+            "issues": "write",
+            "pull_requests": "write",
+            "actions": "write",
+            "metadata": "read",
+        }
+    )
+    token_ttl_s: float = 3600.0
+    installation_id: int = 77
 
 
 @dataclass
@@ -76,6 +104,10 @@ class FakeGitHub:
         self.repo = repo
         self.owner = repo.split("/")[0]
         self.tokens = tokens or {"ghs_fake": BOT}
+        self.token_expiry: dict[str, float] = {}
+        self.app: App | None = None
+        self.branch_rules: dict[str, list[str]] = {}  # fnmatch pattern -> rule types
+        self.bytes_in = self.bytes_out = 0
         self.permissions = {"octocat": "admin", **(permissions or {})}
         self.issues: dict[int, Issue] = {}
         self.labels: dict[str, dict[str, str]] = {}
@@ -123,9 +155,15 @@ class FakeGitHub:
             ("POST", r"/pulls", self._create_pull),
             ("PATCH", r"/pulls/(\d+)", self._update_pull),
             ("POST", r"/actions/workflows/([^/]+)/dispatches", self._dispatch),
+            ("POST", r"/git/blobs", self._create_blob),
+            ("GET", r"/rules/branches/(.+)", self._rules),
         ]
         for method, path, handler in routes:
             self._routes.append((method, re.compile(base + path + "$"), handler))
+        self._app_routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
+            ("GET", re.compile(base + "/installation$"), self._installation),
+            ("POST", re.compile(r"/app/installations/(\d+)/access_tokens$"), self._access_token),
+        ]
 
     # -- server --------------------------------------------------------------------------
 
@@ -147,8 +185,14 @@ class FakeGitHub:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 auth = self.headers.get("Authorization", "")
-                status, body, headers = fake.handle(self.command, self.path, raw, auth)
+                try:
+                    status, body, headers = fake.handle(self.command, self.path, raw, auth)
+                except LostReply:
+                    self.close_connection = True
+                    return
                 data = b"" if status == 204 else json.dumps(body).encode()
+                fake.bytes_in += len(raw)
+                fake.bytes_out += len(data)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -184,9 +228,34 @@ class FakeGitHub:
 
     # -- fault injection -----------------------------------------------------------------
 
-    def fail(self, method: str, path_regex: str, status: int = 502, times: int = 1) -> None:
-        """Answer the next `times` matching requests with `status`."""
-        self.rules.append(Rule(method, re.compile(path_regex), status=status, times=times))
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 502,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` matching requests with `status` (and `headers`)."""
+        rule = Rule(
+            method, re.compile(path_regex), status=status, times=times, headers=headers or {}
+        )
+        self.rules.append(rule)
+
+    def rate_limit(
+        self, method: str, path_regex: str, retry_after: int = 0, times: int = 1
+    ) -> None:
+        """Answer like GitHub's secondary rate limit: 403 with Retry-After."""
+        headers = {
+            "Retry-After": str(retry_after),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(time.time()) + retry_after),
+        }
+        self.fail(method, path_regex, status=403, times=times, headers=headers)
+
+    def lose_reply(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Carry out the next matching requests, then drop the connection unanswered."""
+        self.rules.append(Rule(method, re.compile(path_regex), times=times, lose_reply=True))
 
     def hold(self, method: str, path_regex: str) -> tuple[threading.Event, threading.Event]:
         """Hold the next matching request: returns (arrived, release) events."""
@@ -197,7 +266,7 @@ class FakeGitHub:
         assert rule.arrived is not None and rule.release is not None
         return rule.arrived, rule.release
 
-    def _apply_rules(self, method: str, path: str) -> Reply | None:
+    def _apply_rules(self, method: str, path: str) -> tuple[Reply, dict[str, str]] | Rule | None:
         for rule in list(self.rules):
             if rule.method == method and rule.pattern.search(path) and rule.times > 0:
                 rule.times -= 1
@@ -205,7 +274,10 @@ class FakeGitHub:
                     rule.arrived.set()
                     rule.release.wait(timeout=60)
                     return None
-                return rule.status, {"message": "Server Error", "status": str(rule.status)}
+                if rule.lose_reply:
+                    return rule
+                message = "API rate limit exceeded" if rule.headers else "Server Error"
+                return (rule.status, {"message": message, "status": str(rule.status)}), rule.headers
         return None
 
     # -- dispatch ------------------------------------------------------------------------
@@ -218,12 +290,24 @@ class FakeGitHub:
         body = json.loads(raw) if raw else None
         with self._lock:
             self.requests.append((method, target, body))
-        user = self.tokens.get(auth.removeprefix("Bearer ").strip())
-        if user is None:
+        token = auth.removeprefix("Bearer ").strip()
+        for m, pattern, handler in self._app_routes:
+            match = pattern.match(path)
+            if m == method and match:
+                try:
+                    with self._lock:
+                        status, reply = handler(*match.groups(), jwt_token=token)
+                except ApiError as exc:
+                    return exc.status, exc.body, {}
+                return status, reply, {}
+        user = self.tokens.get(token)
+        if user is None or self.token_expiry.get(token, float("inf")) < time.time():
             return 401, {"message": "Bad credentials", "status": "401"}, {}
-        failed = self._apply_rules(method, path)
-        if failed is not None:
-            return failed[0], failed[1], {}
+        rule = self._apply_rules(method, path)
+        lost = isinstance(rule, Rule)
+        if rule is not None and not isinstance(rule, Rule):
+            (status, reply), headers = rule
+            return status, reply, headers
         for m, pattern, handler in self._routes:
             match = pattern.match(path)
             if m == method and match:
@@ -234,6 +318,8 @@ class FakeGitHub:
                         headers = self._link(path, query, reply) if method == "GET" else {}
                 except ApiError as exc:
                     return exc.status, exc.body, {}
+                if lost:
+                    raise LostReply
                 return status, reply, headers
         with self._lock:
             self.unknown.append((method, target))
@@ -543,6 +629,65 @@ class FakeGitHub:
             raise ApiError(404, "Not Found")
         pull.update({k: v for k, v in body.items() if k in ("title", "body")})
         return 200, self._pull_json(pull)
+
+    def _create_blob(self, body: Json, **_: Any) -> Reply:
+        raw = body["content"]
+        data = base64.b64decode(raw) if body.get("encoding") == "base64" else raw.encode()
+        sha = self._put_blob(data)
+        return 201, {"sha": sha, "url": f"{self.url}/repos/{self.repo}/git/blobs/{sha}"}
+
+    def _rules(self, branch: str, **_: Any) -> Reply:
+        types = [
+            t for pattern, ts in self.branch_rules.items() if fnmatch(branch, pattern) for t in ts
+        ]
+        return 200, [
+            {
+                "type": t,
+                "ruleset_source_type": "Repository",
+                "ruleset_source": self.repo,
+                "ruleset_id": 1,
+            }
+            for t in types
+        ]
+
+    def _verify_jwt(self, token: str) -> App:
+        import jwt
+
+        if self.app is None:
+            raise ApiError(401, "A JSON web token could not be decoded")
+        try:
+            claims = jwt.decode(token, self.app.public_key, algorithms=["RS256"])
+        except jwt.PyJWTError as exc:
+            raise ApiError(401, f"A JSON web token could not be decoded: {exc}") from None
+        if str(claims.get("iss")) != self.app.app_id or claims["exp"] - claims["iat"] > 600:
+            raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
+        return self.app
+
+    def _installation(self, jwt_token: str) -> Reply:
+        app = self._verify_jwt(jwt_token)
+        return 200, {
+            "id": app.installation_id,
+            "app_id": int(app.app_id),
+            "app_slug": app.slug,
+            "permissions": app.permissions,
+            "target_type": "Organization",
+        }
+
+    def _access_token(self, installation: str, jwt_token: str) -> Reply:
+        app = self._verify_jwt(jwt_token)
+        if int(installation) != app.installation_id:
+            raise ApiError(404, "Not Found")
+        token = f"ghs_app_{self._id()}"
+        expires = time.time() + app.token_ttl_s
+        self.tokens[token] = f"{app.slug}[bot]"
+        self.token_expiry[token] = expires
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        return 201, {
+            "token": token,
+            "expires_at": stamp,
+            "permissions": app.permissions,
+            "repository_selection": "selected",
+        }
 
     def _dispatch(self, workflow: str, body: Json, **_: Any) -> Reply:
         if "ref" not in body:

@@ -1,0 +1,129 @@
+"""Authentication as `httpx.Auth`: a token as it is, or a GitHub App's installation token.
+
+A GitHub App signs a JWT (RS256, issued 60 s in the past against clock drift, expiring
+within 10 minutes), finds the repository's installation and exchanges the JWT for an
+installation token. The token is cached until shortly before it expires and refreshed
+transparently, mid-run if need be. Pull requests and labels made with it trigger the
+repository's workflows, which those made with `GITHUB_TOKEN` do not.
+https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/authenticating-as-a-github-app-installation
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import jwt
+
+from ..errors import InputError
+from .errors import NotFound, error_for
+
+REFRESH_MARGIN_S = 300  # renew five minutes before expiry: a step's requests never race it
+
+
+class TokenAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+class AppAuth(httpx.Auth):
+    """Installation-token auth for one repository.
+
+    `on_token` sees every new token (the CLI masks it in the log); `log` sees the token
+    exchange requests (method, URL; never headers)."""
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        app_id: str,
+        private_key: str,
+        repo: str,
+        api_url: str,
+        on_token: Callable[[str], None] = lambda _: None,
+        log: Callable[[str, str, Any], None] = lambda *_: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not app_id.strip().isdigit():
+            raise InputError(f"app-id must be the App's numeric ID, not {app_id!r}")
+        if "PRIVATE KEY" not in private_key:
+            raise InputError("app-private-key is not a PEM private key (-----BEGIN ... KEY-----)")
+        self.app_id = app_id.strip()
+        self.private_key = private_key
+        self.repo = repo
+        self.api_url = api_url.rstrip("/")
+        self.on_token = on_token
+        self.log = log
+        self.clock = clock
+        self.token = ""
+        self.expires_at = 0.0
+        self.permissions: dict[str, str] = {}
+        self._installation = ""
+        self._lock = asyncio.Lock()
+
+    def app_jwt(self) -> str:
+        now = int(self.clock())
+        claims = {"iat": now - 60, "exp": now + 540, "iss": self.app_id}
+        try:
+            return jwt.encode(claims, self.private_key, algorithm="RS256")
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"app-private-key cannot sign a JWT: {exc}") from None
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.app_jwt()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+
+    def _stale(self) -> bool:
+        return self.clock() >= self.expires_at - REFRESH_MARGIN_S
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    await self._refresh()
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+    async def _refresh(self) -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            if not self._installation:
+                try:
+                    data = await self._call(client, "GET", f"/repos/{self.repo}/installation")
+                except NotFound:
+                    raise InputError(
+                        f"GitHub App {self.app_id} is not installed on {self.repo}: install it "
+                        "on the repository, or check app-id"
+                    ) from None
+                self._installation = str(data["id"])
+            path = f"/app/installations/{self._installation}/access_tokens"
+            data = await self._call(client, "POST", path)
+        self.token = str(data["token"])
+        expires = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00"))
+        self.expires_at = expires.timestamp()
+        self.permissions = {str(k): str(v) for k, v in (data.get("permissions") or {}).items()}
+        self.on_token(self.token)
+
+    async def _call(self, client: httpx.AsyncClient, method: str, path: str) -> Any:
+        url = self.api_url + path
+        self.log(method, url, None)
+        try:
+            response = await client.request(method, url, headers=self._headers())
+        except httpx.TransportError as exc:
+            raise error_for(method, path, 503, {}, {"message": repr(exc)}) from None
+        if not response.is_success:
+            data = response.json() if response.content else {}
+            raise error_for(method, path, response.status_code, response.headers, data)
+        return response.json()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -85,6 +86,32 @@ class Issue:
     is_pull: bool = False
 
 
+EXAMPLES: dict[str, Json] = json.loads(
+    (Path(__file__).with_name("github_examples.json")).read_text(encoding="utf-8")
+)
+
+
+USER: Json = EXAMPLES["POST /repos/{owner}/{repo}/issues/{issue_number}/comments"]["user"]
+
+
+def _overlay(example: Json, live: Json) -> Json:
+    if isinstance(live, list):
+        item = example[0] if isinstance(example, list) and example else {}
+        return [_overlay(item, x) for x in live]
+    if isinstance(live, dict) and isinstance(example, dict):
+        merged = dict(example)
+        for key, value in live.items():
+            merged[key] = _overlay(example.get(key), value) if key in example else value
+        return merged
+    return live
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A route template as a regex: `{path}` and `{ref}` may hold slashes."""
+    pattern = re.sub(r"\{(path|ref|branch|name)\}", r"(.+)", template)
+    return re.compile("^" + re.sub(r"\{\w+\}", r"([^/]+)", pattern) + "$")
+
+
 def _sha(kind: str, data: bytes) -> str:
     return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
 
@@ -100,8 +127,10 @@ class FakeGitHub:
         files: dict[str, str] | None = None,
         tokens: dict[str, str] | None = None,
         permissions: dict[str, str] | None = None,
+        prefix: str = "",
     ) -> None:
         self.repo = repo
+        self.prefix = prefix  # "/api/v3" serves like GitHub Enterprise Server
         self.owner = repo.split("/")[0]
         self.tokens = tokens or {"ghs_fake": BOT}
         self.token_expiry: dict[str, float] = {}
@@ -132,37 +161,49 @@ class FakeGitHub:
             }
         )
         self.refs["heads/main"] = self._put_commit(tree, [], "initial commit")
-        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply], str]] = []
+        self.answers: list[tuple[str, str, int, Json]] = []  # (method, template, status, body)
         base = rf"/repos/{re.escape(repo)}"
         routes: list[tuple[str, str, Callable[..., Reply]]] = [
-            ("GET", r"/issues/(\d+)", self._get_issue),
-            ("POST", r"/issues/(\d+)/labels", self._add_labels),
-            ("DELETE", r"/issues/(\d+)/labels/(.+)", self._remove_label),
-            ("GET", r"/labels", self._list_labels),
-            ("POST", r"/labels", self._create_label),
-            ("GET", r"/issues/(\d+)/comments", self._list_comments),
-            ("POST", r"/issues/(\d+)/comments", self._create_comment),
-            ("PATCH", r"/issues/comments/(\d+)", self._update_comment),
-            ("GET", r"/collaborators/([^/]+)/permission", self._permission),
-            ("GET", r"/branches/(.+)", self._get_branch),
-            ("GET", r"/contents/(.+)", self._get_contents),
-            ("POST", r"/git/trees", self._create_tree),
-            ("POST", r"/git/commits", self._create_commit),
-            ("POST", r"/git/refs", self._create_ref),
-            ("GET", r"/git/ref/(.+)", self._get_ref),
-            ("PATCH", r"/git/refs/(.+)", self._update_ref),
-            ("GET", r"/pulls", self._list_pulls),
-            ("POST", r"/pulls", self._create_pull),
-            ("PATCH", r"/pulls/(\d+)", self._update_pull),
-            ("POST", r"/actions/workflows/([^/]+)/dispatches", self._dispatch),
-            ("POST", r"/git/blobs", self._create_blob),
-            ("GET", r"/rules/branches/(.+)", self._rules),
+            ("GET", "/issues/{issue_number}", self._get_issue),
+            ("POST", "/issues/{issue_number}/labels", self._add_labels),
+            ("DELETE", "/issues/{issue_number}/labels/{name}", self._remove_label),
+            ("GET", "/labels", self._list_labels),
+            ("POST", "/labels", self._create_label),
+            ("GET", "/issues/{issue_number}/comments", self._list_comments),
+            ("POST", "/issues/{issue_number}/comments", self._create_comment),
+            ("PATCH", "/issues/comments/{comment_id}", self._update_comment),
+            ("GET", "/collaborators/{username}/permission", self._permission),
+            ("GET", "/branches/{branch}", self._get_branch),
+            ("GET", "/contents/{path}", self._get_contents),
+            ("POST", "/git/blobs", self._create_blob),
+            ("POST", "/git/trees", self._create_tree),
+            ("POST", "/git/commits", self._create_commit),
+            ("POST", "/git/refs", self._create_ref),
+            ("GET", "/git/ref/{ref}", self._get_ref),
+            ("PATCH", "/git/refs/{ref}", self._update_ref),
+            ("GET", "/pulls", self._list_pulls),
+            ("POST", "/pulls", self._create_pull),
+            ("PATCH", "/pulls/{pull_number}", self._update_pull),
+            ("POST", "/actions/workflows/{workflow_id}/dispatches", self._dispatch),
+            ("GET", "/rules/branches/{branch}", self._rules),
         ]
         for method, path, handler in routes:
-            self._routes.append((method, re.compile(base + path + "$"), handler))
-        self._app_routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
-            ("GET", re.compile(base + "/installation$"), self._installation),
-            ("POST", re.compile(r"/app/installations/(\d+)/access_tokens$"), self._access_token),
+            template = "/repos/{owner}/{repo}" + path
+            self._routes.append((method, _pattern(base + path), handler, template))
+        self._app_routes: list[tuple[str, re.Pattern[str], Callable[..., Reply], str]] = [
+            (
+                "GET",
+                _pattern(base + "/installation"),
+                self._installation,
+                "/repos/{owner}/{repo}/installation",
+            ),
+            (
+                "POST",
+                _pattern("/app/installations/{installation_id}/access_tokens"),
+                self._access_token,
+                "/app/installations/{installation_id}/access_tokens",
+            ),
         ]
 
     # -- server --------------------------------------------------------------------------
@@ -170,7 +211,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
 
     def start(self) -> Self:
         fake = self
@@ -287,11 +328,17 @@ class FakeGitHub:
     ) -> tuple[int, Json, dict[str, str]]:
         parts = urlsplit(target)
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if self.prefix:
+            if not path.startswith(self.prefix + "/"):
+                with self._lock:
+                    self.unknown.append((method, target))
+                return 404, NOT_FOUND, {}
+            path = path.removeprefix(self.prefix)
         body = json.loads(raw) if raw else None
         with self._lock:
             self.requests.append((method, target, body))
         token = auth.removeprefix("Bearer ").strip()
-        for m, pattern, handler in self._app_routes:
+        for m, pattern, handler, template in self._app_routes:
             match = pattern.match(path)
             if m == method and match:
                 try:
@@ -299,7 +346,7 @@ class FakeGitHub:
                         status, reply = handler(*match.groups(), jwt_token=token)
                 except ApiError as exc:
                     return exc.status, exc.body, {}
-                return status, reply, {}
+                return status, self._answer(method, template, status, reply), {}
         user = self.tokens.get(token)
         if user is None or self.token_expiry.get(token, float("inf")) < time.time():
             return 401, {"message": "Bad credentials", "status": "401"}, {}
@@ -308,7 +355,7 @@ class FakeGitHub:
         if rule is not None and not isinstance(rule, Rule):
             (status, reply), headers = rule
             return status, reply, headers
-        for m, pattern, handler in self._routes:
+        for m, pattern, handler, template in self._routes:
             match = pattern.match(path)
             if m == method and match:
                 args = [unquote(g) for g in match.groups()]
@@ -320,10 +367,19 @@ class FakeGitHub:
                     return exc.status, exc.body, {}
                 if lost:
                     raise LostReply
-                return status, reply, headers
+                return status, self._answer(method, template, status, reply), headers
         with self._lock:
             self.unknown.append((method, target))
         return 404, NOT_FOUND, {}
+
+    def _answer(self, method: str, template: str, status: int, reply: Json) -> Json:
+        """Our live values laid over GitHub's own example answer for the operation."""
+        example = EXAMPLES.get(f"{method} {template}")
+        if example is not None and status < 300:
+            reply = _overlay(example, reply)
+        with self._lock:
+            self.answers.append((method, template, status, reply))
+        return reply
 
     def _link(self, path: str, query: dict[str, str], reply: Json) -> dict[str, str]:
         page, per_page = int(query.get("page", 1)), int(query.get("per_page", 30))
@@ -375,14 +431,17 @@ class FakeGitHub:
     def files_at(self, ref: str) -> dict[str, str]:
         """Every file's text at a branch (test helper)."""
         tree = self.trees[self.commits[self.refs[f"heads/{ref}"]]["tree"]]
-        return {p: self.blobs[sha].decode() for p, (_, sha) in tree.items()}
+        return {p: self.blobs[sha].decode(errors="replace") for p, (_, sha) in tree.items()}
 
     def _user(self, login: str) -> Json:
-        return {
-            "login": login,
-            "id": abs(hash(login)) % 10**6,
-            "type": "Bot" if login.endswith("[bot]") else "User",
-        }
+        return _overlay(
+            USER,
+            {
+                "login": login,
+                "id": abs(hash(login)) % 10**6,
+                "type": "Bot" if login.endswith("[bot]") else "User",
+            },
+        )
 
     def _issue_json(self, issue: Issue) -> Json:
         data = {

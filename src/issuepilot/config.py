@@ -28,7 +28,7 @@ class RepoConfig(BaseModel):
     base_branch: str | None = None
     lease_minutes: float = Field(30, gt=0, le=24 * 60)
     pr_lease_days: float = Field(14, gt=0, le=365)
-    max_files: int = Field(20, ge=1, le=200)
+    max_files: int = Field(20, ge=1, le=1000)
     context_files: int = Field(8, ge=0, le=100)
     context_bytes: int = Field(60_000, ge=0, le=2_000_000)
     permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)

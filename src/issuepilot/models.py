@@ -42,7 +42,7 @@ class Plan(Model):
 
     summary: str = Field(min_length=1, max_length=2000)
     steps: list[str] = Field(default_factory=list, max_length=50)
-    files: list[PlannedFile] = Field(min_length=1, max_length=200)
+    files: list[PlannedFile] = Field(min_length=1, max_length=1000)
     risks: list[str] = Field(default_factory=list, max_length=20)
 
     @property

@@ -341,3 +341,60 @@ def test_a_github_error_fails_the_step_recoverably(
     )
     [planned] = world.drain()
     assert planned.outputs["task-state"] == "plan-review"
+
+
+def test_acting_as_a_github_app_masks_its_token(world: World) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from issuepilot.testing.fake_github import App
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    gh = world.github
+    gh.app = App("4242", public)
+    world.extra_env.update({"ISSUEPILOT_APP_ID": "4242", "ISSUEPILOT_APP_PRIVATE_KEY": private})
+    issue = gh.open_issue("As an App", "Edit `src/app.py`.")
+    result = world.step(gh.label_event(issue, "issuepilot"))
+    assert result.code == 0, result.stdout + result.stderr
+    [token] = [t for t in gh.tokens if t.startswith("ghs_app_")]
+    assert f"::add-mask::{token}" in result.stdout
+    assert result.stdout.count(token) == 1  # only in the mask command
+    assert token not in world.http_log.read_text()
+    key_line = private.splitlines()[1]
+    assert f"::add-mask::{key_line}" in result.stdout
+    # Its own events come back to the workflow as the App's bot: configured, they are ignored.
+    assert gh.dispatches and gh.issues[issue].labels == ["issuepilot", "issuepilot:queued"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("rules", "a repository rule (creation) forbids creating the branch"),
+        ("workflows", "GITHUB_TOKEN can never write"),
+    ],
+)
+def test_preflight_refuses_an_approval_that_could_not_execute(
+    world: World, setup: str, message: str
+) -> None:
+    gh = world.github
+    if setup == "rules":
+        gh.branch_rules["issuepilot/*"] = ["creation"]
+        body = "Edit `src/app.py`."
+    else:
+        body = "Edit `.github/workflows/ci.yml`."
+    issue = gh.open_issue("Preflight", body)
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.drain()
+    refused = world.step(gh.label_event(issue, "issuepilot:approved"))
+    assert refused.code == 0 and refused.outputs["task-state"] == "plan-review"
+    assert message in world.comment(issue)
+    assert "issuepilot:approved" not in gh.issues[issue].labels
+    assert gh.dispatches == [] and gh.pulls == {}

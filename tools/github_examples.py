@@ -29,6 +29,7 @@ OPERATIONS = [
     ("GET", "/repos/{owner}/{repo}/contents/{path}", "200"),
     ("POST", "/repos/{owner}/{repo}/git/blobs", "201"),
     ("POST", "/repos/{owner}/{repo}/git/trees", "201"),
+    ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}", "200"),
     ("POST", "/repos/{owner}/{repo}/git/commits", "201"),
     ("POST", "/repos/{owner}/{repo}/git/refs", "201"),
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}", "200"),

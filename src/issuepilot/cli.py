@@ -27,6 +27,7 @@ INPUTS = [
     ("model-base-url", f"OpenAI-compatible base URL (default: {DEFAULT_MODEL_BASE_URL})"),
     ("model-api-key", "API key of the model endpoint (default: the GitHub token)"),
     ("max-steps", "steps to run in this job before dispatching a new run (default: 1)"),
+    ("agent-command", "a coding agent CLI to run in the checkout (see docs/agents.md)"),
     ("app-id", "GitHub App ID, to act as the App instead of with github-token"),
     ("app-private-key", "the GitHub App's private key (PEM)"),
 ]
@@ -113,6 +114,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         model=pick("model") or DEFAULT_MODEL,
         model_base_url=pick("model-base-url") or DEFAULT_MODEL_BASE_URL,
         model_api_key=pick("model-api-key") or token,
+        agent_command=pick("agent-command"),
+        runner_env=dict(os.environ),
         max_steps=int(max_steps),
         workflow_ref=os.environ.get("GITHUB_WORKFLOW_REF", ""),
         run_url=f"{server}/{repo}/actions/runs/{run_id}" if run_id else "",

@@ -5,7 +5,7 @@ values are refused with the key and the file named.
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,8 +29,21 @@ class RepoConfig(BaseModel):
     lease_minutes: float = Field(30, gt=0, le=24 * 60)
     pr_lease_days: float = Field(14, gt=0, le=365)
     max_files: int = Field(20, ge=1, le=1000)
-    context_files: int = Field(8, ge=0, le=100)
-    context_bytes: int = Field(60_000, ge=0, le=2_000_000)
+    context_files: int = Field(12, ge=0, le=200)
+    context_tokens: int = Field(15_000, ge=0, le=500_000)
+    # Agents: the command backend, what a change may touch, what a task may spend.
+    command_roles: list[Literal["plan", "execute"]] = ["execute"]
+    agent_timeout_minutes: float = Field(20, gt=0, le=360)
+    agent_env: list[str] = Field(default_factory=list)
+    agent_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    out_of_scope: Literal["refuse", "lock"] = "refuse"
+    protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
+    allow_protected: bool = False
+    max_changed_lines: int = Field(5000, ge=1, le=1_000_000)
+    max_model_tokens: int = Field(300_000, ge=1)
+    max_model_calls: int = Field(20, ge=1)
+    max_cost: float | None = Field(None, gt=0)
+    max_agent_minutes: float = Field(45, gt=0)
     permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)
     rate_limit_wait_seconds: float = Field(60, ge=0, le=3600)
     retry_backoff_seconds: float = Field(1, ge=0, le=60)
@@ -83,6 +96,8 @@ class Settings(BaseModel):
     model: str = DEFAULT_MODEL
     model_base_url: str = DEFAULT_MODEL_BASE_URL
     model_api_key: str = ""
+    agent_command: str = ""
+    runner_env: dict[str, str] = Field(default_factory=dict)  # what an agent command may inherit
     max_steps: int = Field(1, ge=1, le=20)
     workflow_ref: str = ""  # owner/repo/.github/workflows/file.yml@refs/heads/main
     run_url: str = ""

@@ -62,6 +62,12 @@ class FileChange(Model):
     encoding: Literal["utf-8", "base64"] = "utf-8"  # base64 for binary content
     executable: bool = False
 
+    @property
+    def lines(self) -> list[str]:
+        if self.content is None or self.encoding != "utf-8":
+            return []
+        return self.content.splitlines()
+
     @field_validator("path")
     @classmethod
     def _normal(cls, value: str) -> str:
@@ -71,6 +77,36 @@ class FileChange(Model):
 class ChangeSet(Model):
     files: list[FileChange] = Field(min_length=1)
     message: str = ""
+
+
+class Usage(Model):
+    """What a task has spent on agents, planning and executing together."""
+
+    model_calls: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+
+    def plus(self, other: "Usage") -> "Usage":
+        return Usage(
+            model_calls=self.model_calls + other.model_calls,
+            tokens=self.tokens + other.tokens,
+            cost=self.cost + other.cost,
+            seconds=self.seconds + other.seconds,
+        )
+
+    def describe(self) -> str:
+        cost = f", cost {self.cost:.4f}" if self.cost else ""
+        return (
+            f"{self.model_calls} model calls, {self.tokens} tokens{cost}, "
+            f"{self.seconds:.0f} s of agent time"
+        )
+
+
+class PlanVersion(Model):
+    version: int
+    digest: str
+    at: str
 
 
 class HistoryEntry(Model):
@@ -90,7 +126,10 @@ class Task(Model):
     plan: Plan | None = None
     plan_hash: str = ""
     plan_version: int = 0
+    plan_versions: list[PlanVersion] = Field(default_factory=list)
     approved_hash: str = ""
+    usage: Usage = Usage()
+    extra_paths: list[str] = Field(default_factory=list)  # changed outside the plan, also locked
     feedback: list[str] = Field(default_factory=list)
     attempts: int = 0
     resting: TaskState = TaskState.QUEUED  # the resting state before the current one

@@ -8,15 +8,13 @@ from .events import Action
 from .machine import WORKING, TaskState, next_step
 from .models import Task
 from .steps.commands import HANDLERS, refuse
-from .steps.common import Context, Outcome, dispatch, load_task
+from .steps.common import WRITE_ROLES, Context, Outcome, dispatch, load_task, role_of
 from .steps.enqueue import enqueue
 from .steps.execute import execute
 from .steps.finish import finish
 from .steps.plan import plan
 from .steps.recover import recover
 from .steps.sweep import sweep
-
-WRITE_ROLES = {"admin", "maintain", "write", "allowed-users"}
 
 
 async def run(ctx: Context) -> Outcome:
@@ -77,18 +75,3 @@ async def advance(ctx: Context, task: Task) -> Outcome:
             return await plan(ctx, task)
         case _:
             return await execute(ctx, task)
-
-
-async def role_of(ctx: Context, login: str) -> str:
-    """The actor's role, from the config's allowed users, a short Redis cache, or the API."""
-    config = ctx.settings.config
-    if config.may_act_without_check(login):
-        return "allowed-users"
-    key = ctx.locks.keys.permission(login)
-    cached = await ctx.store.get_flag(key)
-    if cached is not None:
-        return cached
-    role = await ctx.gh.permission(login)
-    if config.permission_cache_minutes:
-        await ctx.store.set_flag(key, role, ttl_s=config.permission_cache_minutes * 60)
-    return role

@@ -1,11 +1,15 @@
 """Build the clients one run needs from `Settings`, run it, and report what happened."""
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .agents.base import Agent
+from .agents.budget import Budget
+from .agents.command import CommandAgent
 from .agents.openai import OpenAIAgent, preload
 from .config import Settings
 from .errors import BackendError, InputError
@@ -13,8 +17,9 @@ from .events import Action, Payload, decide
 from .github.client import GitHub
 from .github.retry import RetryPolicy
 from .locks import FileLocks
+from .models import Usage
 from .runner import run
-from .steps.common import Agent, Context, Outcome
+from .steps.common import Context, Outcome
 from .store import RedisTaskStore
 
 
@@ -60,14 +65,12 @@ async def run_step(
             max_wait_s=settings.config.rate_limit_wait_seconds,
         ),
     )
-    agent: list[OpenAIAgent] = []
+    agents: list[Agent] = []
 
-    def make_agent() -> Agent:
-        if not agent:
-            agent.append(
-                OpenAIAgent(settings.model, settings.model_base_url, settings.model_api_key)
-            )
-        return agent[0]
+    def make_agent(role: str, spent: Usage) -> Agent:
+        agent = build_agent(settings, role, spent)
+        agents.append(agent)
+        return agent
 
     ctx = Context(
         settings=settings,
@@ -82,12 +85,32 @@ async def run_step(
     try:
         outcome = await run(ctx)
     finally:
-        for a in agent:
-            await a.aclose()
+        for agent in agents:
+            await agent.aclose()
         await gh.aclose()
         await redis.aclose()
     say(outcome.message)
     return report(settings, outcome, trigger.issue)
+
+
+def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
+    """The backend for a role: the agent command where the config gives it the role, else
+    the built-in one on the model endpoint. Both count against the task's budget."""
+    config = settings.config
+    budget = Budget.of(config, spent)
+    if settings.agent_command and role in config.command_roles:
+        return CommandAgent(
+            settings.agent_command,
+            settings.workspace or Path("."),
+            settings.runner_env,
+            config.agent_env,
+            timeout_s=config.agent_timeout_minutes * 60,
+            output_cap=config.agent_output_bytes,
+            budget=budget,
+        )
+    return OpenAIAgent(
+        settings.model, settings.model_base_url, settings.model_api_key, budget=budget
+    )
 
 
 def report(settings: Settings, outcome: Outcome, issue: int | None) -> tuple[dict[str, str], str]:

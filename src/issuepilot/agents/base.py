@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..models import ChangeSet, Plan
+from .budget import Budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,24 +17,24 @@ class IssueText:
     feedback: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
-class Usage:
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class RepoFiles:
-    """Files read for the agent: path -> text, None where the file does not exist."""
+    """Files read for the agent: path -> text, None where the file does not exist; the
+    repository's file tree (possibly cut short); what did not fit the budget."""
 
     files: dict[str, str | None] = field(default_factory=dict)
     left_out: tuple[str, ...] = ()
+    tree: tuple[str, ...] = ()
+    tree_left_out: int = 0
 
 
-class Planner(Protocol):
+class Agent(Protocol):
+    """A planner and executor. `budget` counts what its calls spend."""
+
+    budget: Budget
+
     async def plan(self, issue: IssueText, context: RepoFiles) -> Plan: ...
 
-
-class Executor(Protocol):
     async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet: ...
+
+    async def aclose(self) -> None: ...

@@ -8,6 +8,7 @@ import importlib
 import json
 import re
 import threading
+import time
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ModelError
 from ..models import ChangeSet, Plan
 from . import prompts
-from .base import IssueText, RepoFiles, Usage
+from .base import IssueText, RepoFiles
+from .budget import Budget
 
 T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
@@ -31,14 +33,20 @@ class OpenAIAgent:
     """Both roles, on one endpoint. Malformed answers are sent back once with the error."""
 
     def __init__(
-        self, model: str, base_url: str, api_key: str, timeout_s: float = 120, attempts: int = 2
+        self,
+        model: str,
+        base_url: str,
+        api_key: str,
+        timeout_s: float = 120,
+        attempts: int = 2,
+        budget: Budget | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.attempts = attempts
-        self.usage = Usage()
+        self.budget = budget or Budget()
         self._client: Any = None
 
     def _sdk(self) -> Any:
@@ -58,6 +66,8 @@ class OpenAIAgent:
     async def _complete(self, messages: list[dict[str, str]]) -> str:
         import openai
 
+        self.budget.check()
+        started = time.monotonic()
         try:
             reply = await self._sdk().chat.completions.create(
                 model=self.model, messages=messages, temperature=0
@@ -68,10 +78,13 @@ class OpenAIAgent:
             ) from None
         except openai.APIError as exc:
             raise ModelError(f"the model endpoint failed: {exc}") from None
-        self.usage.calls += 1
+        finally:
+            self.budget.seconds += time.monotonic() - started
+        self.budget.calls += 1
         if reply.usage is not None:
-            self.usage.prompt_tokens += reply.usage.prompt_tokens
-            self.usage.completion_tokens += reply.usage.completion_tokens
+            self.budget.tokens += reply.usage.total_tokens or 0
+            # Some endpoints (OpenRouter, LiteLLM) report the cost of the call.
+            self.budget.cost += float(getattr(reply.usage, "cost", None) or 0)
         return str(reply.choices[0].message.content or "") if reply.choices else ""
 
     async def _ask(self, system: str, user: str, schema: type[T]) -> T:

@@ -64,8 +64,18 @@ def files_block(files: RepoFiles) -> str:
     return "\n\n".join(parts) or "(no repository files were read)"
 
 
+def tree_block(files: RepoFiles) -> str:
+    if not files.tree:
+        return ""
+    more = f" ({files.tree_left_out} more not shown)" if files.tree_left_out else ""
+    return f"The repository's files{more}:\n" + "\n".join(files.tree) + "\n\n"
+
+
 def planner_prompt(issue: IssueText, files: RepoFiles) -> str:
-    return f"{issue_block(issue)}\n\nRepository files:\n\n{files_block(files)}"
+    return (
+        f"{issue_block(issue)}\n\n{tree_block(files)}"
+        f"The most relevant files:\n\n{files_block(files)}"
+    )
 
 
 def executor_prompt(issue: IssueText, plan_json: str, files: RepoFiles) -> str:

@@ -239,6 +239,13 @@ class GitHub:
         response = await self.request("POST", f"{self.base}/git/blobs", body, retry=True)
         return str(response.json()["sha"])
 
+    async def list_tree(self, ref: str) -> tuple[list[str], bool]:
+        """Every file path at `ref` in one call, and whether GitHub cut the list short."""
+        path = f"{self.base}/git/trees/{quote(ref)}"
+        data = (await self.request("GET", path, params={"recursive": "1"})).json()
+        paths = [str(e["path"]) for e in data.get("tree", []) if e.get("type") == "blob"]
+        return paths, bool(data.get("truncated"))
+
     async def create_tree(self, base_tree: str, entries: list[dict[str, Any]]) -> str:
         body = {"base_tree": base_tree, "tree": entries}
         response = await self.request("POST", f"{self.base}/git/trees", body, retry=True)

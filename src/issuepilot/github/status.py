@@ -77,6 +77,14 @@ def render(task: Task, rules: Rules) -> str:
         lines += [f"Pull request: #{task.pr}", ""]
     if task.plan is not None:
         lines += _plan_lines(task)
+    if task.extra_paths:
+        lines += [
+            "Also changed outside the plan: "
+            + ", ".join(f"`{_safe(p)}`" for p in task.extra_paths),
+            "",
+        ]
+    if task.usage.model_calls or task.usage.seconds:
+        lines += [f"Spent: {task.usage.describe()}", ""]
     hint = NEXT[task.state].format(
         approved=rules.label("approved"), retry=rules.label("retry"), trigger=rules.trigger
     )
@@ -94,6 +102,9 @@ def _plan_lines(task: Task) -> list[str]:
         _safe(plan.summary),
         "",
     ]
+    if len(task.plan_versions) > 1:
+        listed = " · ".join(f"v{v.version} `{v.digest}` ({v.at})" for v in task.plan_versions)
+        out += [f"Versions: {listed}; approval applies to the latest only.", ""]
     out += [f"{i}. {_safe(step)}" for i, step in enumerate(plan.steps, 1)]
     out += ["", "Files:"]
     out += [f"- `{_safe(f.path)}` ({f.action}) {_safe(f.why)}".rstrip() for f in plan.files]

@@ -3,7 +3,7 @@
 from ..events import Action
 from ..machine import LIVE, TaskState, retry_target
 from ..models import Task
-from .common import Context, Outcome, move, publish, update, wake
+from .common import WRITE_ROLES, Context, Outcome, move, publish, role_of, update, wake
 from .preflight import preflight
 
 S = TaskState
@@ -47,7 +47,8 @@ async def revise(ctx: Context, task: Task) -> Outcome:
         for name in remove:
             await ctx.gh.remove_label(task.issue, name)
         return Outcome(task, f"nothing to revise: the task is {task.state}")
-    feedback = [*task.feedback, ctx.trigger.feedback] if ctx.trigger.feedback else task.feedback
+    said = ctx.trigger.feedback or (await _latest_feedback(ctx, task.issue) if remove else "")
+    feedback = [*task.feedback, said] if said else task.feedback
     queued = await move(
         ctx,
         task,
@@ -60,6 +61,21 @@ async def revise(ctx: Context, task: Task) -> Outcome:
         return Outcome(None, "already advanced by another run")
     queued = await publish(ctx, queued, before=task.state, remove=remove)
     return Outcome(queued, "queued for a revised plan", automatic=True)
+
+
+async def _latest_feedback(ctx: Context, issue: int) -> str:
+    """With the revise label, the feedback is the newest comment by a user allowed to act.
+    Comments by anyone else never reach the model as instructions to follow."""
+    candidates = []
+    async for comment in ctx.gh.list_comments(issue):
+        author = str((comment.get("user") or {}).get("login", ""))
+        body = str(comment.get("body") or "").strip()
+        if author and author not in ctx.rules.bot_logins and body and not body.startswith("/"):
+            candidates.append((author, body))
+    for author, body in reversed(candidates):
+        if await role_of(ctx, author) in WRITE_ROLES:
+            return body
+    return ""
 
 
 async def retry(ctx: Context, task: Task) -> Outcome:

@@ -5,19 +5,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from ..agents.base import Executor, Planner
+from ..agents.base import Agent
 from ..config import Settings
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
 from ..github.status import parse_record, render
 from ..locks import FileLocks
 from ..machine import LIVE, WORKING, TaskState, check_transition
-from ..models import HistoryEntry, Task
+from ..models import HistoryEntry, Task, Usage
 from ..store import TaskStore
 
 S = TaskState
+WRITE_ROLES = {"admin", "maintain", "write", "allowed-users"}
 LABEL_COLORS = {
     S.QUEUED: "c5def5",
     S.PLANNING: "bfdadc",
@@ -29,10 +30,6 @@ LABEL_COLORS = {
     S.FAILED: "d93f0b",
     S.CANCELLED: "cccccc",
 }
-
-
-class Agent(Planner, Executor, Protocol):
-    """A backend that plans and executes."""
 
 
 @dataclass
@@ -51,7 +48,7 @@ class Context:
     gh: GitHub
     store: TaskStore
     locks: FileLocks
-    agent: Callable[[], Agent]
+    agent: Callable[[str, Usage], Agent]  # (role, what the task spent so far) -> agent
     trigger: Trigger
     payload: Payload
     now: Callable[[], float] = time.time
@@ -212,3 +209,18 @@ async def wake(ctx: Context, ready: list[str]) -> list[int]:
         for issue in woken:
             group.create_task(dispatch(ctx, issue))
     return woken
+
+
+async def role_of(ctx: Context, login: str) -> str:
+    """The actor's role, from the config's allowed users, a short Redis cache, or the API."""
+    config = ctx.settings.config
+    if config.may_act_without_check(login):
+        return "allowed-users"
+    key = ctx.locks.keys.permission(login)
+    cached = await ctx.store.get_flag(key)
+    if cached is not None:
+        return cached
+    role = await ctx.gh.permission(login)
+    if config.permission_cache_minutes:
+        await ctx.store.set_flag(key, role, ttl_s=config.permission_cache_minutes * 60)
+    return role

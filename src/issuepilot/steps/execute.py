@@ -5,15 +5,16 @@ racing runs cannot both execute. A task whose files are taken goes back to APPRO
 waits; whoever frees the files wakes it.
 """
 
-from ..agents.base import IssueText
-from ..errors import IssuePilotError, ModelError
+from ..agents.base import Agent, IssueText
+from ..errors import IssuePilotError
 from ..github.commits import push_change
 from ..locks import Lease, LockConflict
 from ..machine import TaskState
-from ..models import ChangeSet, Plan, Task
+from ..models import Plan, Task
 from .common import Context, Outcome, move, publish
 from .context import read_files
 from .failure import fail
+from .scope import ScopeError, check_change
 
 S = TaskState
 PR_BODY = """{summary}
@@ -49,12 +50,14 @@ async def execute(ctx: Context, task: Task) -> Outcome:
         await fail(ctx, working, exc)
         raise
     working = working.model_copy(update={"lock_token": lease.token, "fence": lease.fence})
+    agent = ctx.agent("execute", working.usage)
     try:
         async with ctx.locks.keep_alive(lease, ttl):
-            branch, head, pr, url = await _write(ctx, working, plan, lease)
+            lease, written = await _write(ctx, working, plan, lease, agent)
     except IssuePilotError as exc:
-        await fail(ctx, working, exc)
+        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
         raise
+    branch, head, pr, url, extra = written
     opened = await move(
         ctx,
         working,
@@ -65,6 +68,8 @@ async def execute(ctx: Context, task: Task) -> Outcome:
         pr=pr,
         pr_url=url,
         waiting_on={},
+        extra_paths=extra,
+        usage=agent.budget.total(),
     )
     if opened is None:
         await ctx.locks.release(lease)
@@ -84,38 +89,52 @@ async def _wait(ctx: Context, working: Task, holders: dict[str, str]) -> Outcome
     return Outcome(waiting, f"waiting for files locked by other tasks: {held}")
 
 
-async def _write(ctx: Context, task: Task, plan: Plan, lease: Lease) -> tuple[str, str, int, str]:
+Written = tuple[str, str, int, str, list[str]]
+
+
+async def _write(
+    ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agent
+) -> tuple[Lease, Written]:
     settings = ctx.settings.config
     base = ctx.base_branch
-    files = await read_files(ctx, plan.paths, base, budget=max(settings.context_bytes, 1_000_000))
+    files = await read_files(ctx, plan.paths, base, budget=10**9)
     issue = IssueText(task.issue, task.title, "", tuple(task.feedback))
-    changes = await ctx.agent().execute(issue, plan, files)
-    check_scope(changes, plan)
+    changes = await agent.execute(issue, plan, files)
+    extra = check_change(changes, plan, files, settings)
+    if extra:
+        lease = await _lock_more(ctx, lease, extra)
     branch = f"{ctx.rules.branch_prefix}{task.issue}"
     message = f"{changes.message or task.title or 'IssuePilot change'} (#{task.issue})"
     # Fencing: right before writing, prove the files are still ours.
     await ctx.locks.extend(lease, settings.lease_minutes * 60)
     head = await push_change(ctx.gh, base, branch, changes, message)
     title = f"{task.title or 'IssuePilot change'} (#{task.issue})"
-    body = pr_body(task, plan)
+    body = pr_body(task, plan, extra)
     if task.pr:
         await ctx.gh.update_pull(task.pr, title, body)
-        return branch, head, task.pr, task.pr_url
+        return lease, (branch, head, task.pr, task.pr_url, extra)
     pr, url = await ctx.gh.create_pull(title, branch, base, body)
-    return branch, head, pr, url
+    return lease, (branch, head, pr, url, extra)
 
 
-def check_scope(changes: ChangeSet, plan: Plan) -> None:
-    outside = sorted({c.path for c in changes.files} - set(plan.paths))
-    if outside:
-        raise ModelError(
-            f"the change touches files outside the approved plan: {', '.join(outside)}"
+async def _lock_more(ctx: Context, lease: Lease, extra: list[str]) -> Lease:
+    """Take the files the change touched outside the plan, under the same token."""
+    try:
+        more = await ctx.locks.acquire(
+            lease.task, extra, ttl_s=ctx.settings.config.lease_minutes * 60, token=lease.token
         )
+    except LockConflict as conflict:
+        held = ", ".join(f"{p} (#{t})" for p, t in sorted(conflict.holders.items()))
+        raise ScopeError(f"the change also touches files other tasks hold: {held}") from None
+    return Lease(lease.task, lease.token, more.fence, tuple(sorted({*lease.paths, *more.paths})))
 
 
-def pr_body(task: Task, plan: Plan) -> str:
+def pr_body(task: Task, plan: Plan, extra: list[str]) -> str:
     steps = "\n".join(f"{i}. {s}" for i, s in enumerate(plan.steps, 1)) or "-"
     files = "\n".join(f"- `{f.path}` ({f.action})" for f in plan.files)
+    if extra:
+        files += "\n\nAlso changed, outside the plan (locked too):\n"
+        files += "\n".join(f"- `{p}`" for p in extra)
     return PR_BODY.format(
         summary=plan.summary,
         version=task.plan_version,

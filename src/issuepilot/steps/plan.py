@@ -3,45 +3,47 @@
 from ..agents.base import IssueText
 from ..errors import IssuePilotError, ModelError
 from ..machine import TaskState
-from ..models import Task
-from .common import Context, Outcome, find_status_comment, move, publish, update
-from .context import named_paths, read_files
+from ..models import PlanVersion, Task
+from .common import Context, Outcome, find_status_comment, move, publish, stamp, update
+from .context import planner_context
 from .failure import fail
 
 
 async def plan(ctx: Context, task: Task) -> Outcome:
-    settings = ctx.settings.config
-    lease_until = ctx.now() + settings.lease_minutes * 60
+    config = ctx.settings.config
+    lease_until = ctx.now() + config.lease_minutes * 60
     working = await move(ctx, task, TaskState.PLANNING, lease_until=lease_until, error="")
     if working is None:
         return Outcome(None, "already advanced by another run")
+    agent = ctx.agent("plan", working.usage)
     try:
         working = await _show_progress(ctx, working)
         issue = await _issue_text(ctx, working)
-        context = await read_files(
-            ctx,
-            named_paths(f"{issue.title}\n{issue.body}", settings.context_files),
-            ctx.base_branch,
-            settings.context_bytes,
-        )
-        proposal = await ctx.agent().plan(issue, context)
-        if len(proposal.paths) > settings.max_files:
+        context = await planner_context(ctx, issue, ctx.base_branch)
+        proposal = await agent.plan(issue, context)
+        if len(proposal.paths) > config.max_files:
             raise ModelError(
-                f"the plan touches {len(proposal.paths)} files; the limit is {settings.max_files} "
+                f"the plan touches {len(proposal.paths)} files; the limit is {config.max_files} "
                 "(setting max-files)"
             )
     except IssuePilotError as exc:
-        await fail(ctx, working, exc)
+        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
         raise
+    digest, version = proposal.digest(), working.plan_version + 1
     reviewed = await move(
         ctx,
         working,
         TaskState.PLAN_REVIEW,
         plan=proposal,
-        plan_hash=proposal.digest(),
-        plan_version=working.plan_version + 1,
+        plan_hash=digest,
+        plan_version=version,
         approved_hash="",
+        plan_versions=[
+            *working.plan_versions,
+            PlanVersion(version=version, digest=digest, at=stamp(ctx)),
+        ],
         title=issue.title,
+        usage=agent.budget.total(),
     )
     if reviewed is None:
         return Outcome(None, "the task moved on while planning (cancelled?): plan discarded")

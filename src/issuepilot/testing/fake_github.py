@@ -178,6 +178,7 @@ class FakeGitHub:
             ("GET", "/contents/{path}", self._get_contents),
             ("POST", "/git/blobs", self._create_blob),
             ("POST", "/git/trees", self._create_tree),
+            ("GET", "/git/trees/{tree_sha}", self._get_tree),
             ("POST", "/git/commits", self._create_commit),
             ("POST", "/git/refs", self._create_ref),
             ("GET", "/git/ref/{ref}", self._get_ref),
@@ -587,6 +588,17 @@ class FakeGitHub:
             "tree": [],
             "truncated": False,
         }
+
+    def _get_tree(self, ref: str, **_: Any) -> Reply:
+        sha = self.refs.get(f"heads/{ref}", ref)
+        tree_sha = self.commits[sha]["tree"] if sha in self.commits else sha
+        if tree_sha not in self.trees:
+            raise ApiError(404, "Not Found")
+        entries = [
+            {"path": p, "mode": mode, "type": "blob", "sha": blob, "size": len(self.blobs[blob])}
+            for p, (mode, blob) in sorted(self.trees[tree_sha].items())
+        ]
+        return 200, {"sha": tree_sha, "url": "", "tree": entries, "truncated": False}
 
     def _create_commit(self, body: Json, **_: Any) -> Reply:
         if body["tree"] not in self.trees or any(p not in self.commits for p in body["parents"]):

@@ -146,9 +146,7 @@ class CommandAgent:
         finally:
             self.budget.seconds += time.monotonic() - started
         if code is None:
-            raise ModelError(
-                f"the agent command ran past its {timeout:.0f} s timeout{self._tail()}"
-            )
+            raise ModelError(f"the agent command ran past its {timeout:g} s timeout{self._tail()}")
         if code != 0:
             raise ModelError(f"the agent command exited with {code}{self._tail()}")
 

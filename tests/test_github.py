@@ -10,8 +10,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from issuepilot.errors import InputError
 from issuepilot.github.client import GitHub
@@ -28,6 +26,7 @@ from issuepilot.github.retry import RetryPolicy
 from issuepilot.models import ChangeSet, FileChange
 from issuepilot.testing.fake_github import App, FakeGitHub
 
+from .e2e.harness import rsa_key
 from .e2e.openapi import check_request, needs_spec, resolve, spec, validate
 
 FAST = RetryPolicy(attempts=4, base_s=0.001, max_wait_s=1)
@@ -45,19 +44,6 @@ async def gh(fake: FakeGitHub, tmp_path: Path) -> AsyncIterator[GitHub]:
     client = GitHub("octo/repo", "ghs_fake", fake.url, tmp_path / "log.jsonl", retry=FAST)
     yield client
     await client.aclose()
-
-
-def rsa_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 # -- GitHub App ---------------------------------------------------------------------------

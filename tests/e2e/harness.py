@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -101,6 +102,18 @@ class World:
             results.append(self.step(self.github.dispatch_event(inputs)))
         return results
 
+    def kill_next_run_at(self, method: str, path_regex: str) -> None:
+        """Run the dispatched step and kill it (SIGKILL) while GitHub is carrying out the
+        matching request, which completes after the run is gone: a crash between two calls."""
+        arrived, release = self.github.hold(method, path_regex)
+        [dispatch] = self.github.dispatches
+        self.github.dispatches.clear()
+        proc, run = self.start(self.github.dispatch_event(dispatch["inputs"]))
+        assert arrived.wait(60)
+        os.kill(proc.pid, signal.SIGKILL)
+        self.finish(proc, run)
+        release.set()
+
     def comment(self, issue: int) -> str:
         """The status comment's body (the bot's only comment with a marker)."""
         bodies = [
@@ -112,3 +125,20 @@ class World:
         ]
         assert len(bodies) == 1, f"expected one status comment, found {len(bodies)}"
         return bodies[0]
+
+
+def rsa_key() -> tuple[str, str]:
+    """A fresh RSA key pair as PEM: (private, public)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public

@@ -1,8 +1,6 @@
 """The real CLI, as a runner starts it, against the fake GitHub, the fake model and Redis."""
 
 import json
-import os
-import signal
 import time
 
 import pytest
@@ -178,14 +176,7 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     issue = gh.open_issue("Crash", "Edit `src/app.py`.")
     plan_and_approve(world, issue)
     # The ref (or the PR) is created on GitHub, but the run dies before it hears back.
-    arrived, release = gh.hold("POST", crash_at)
-    [dispatch] = gh.dispatches
-    gh.dispatches.clear()
-    proc, run = world.start(gh.dispatch_event(dispatch["inputs"]))
-    assert arrived.wait(60)
-    os.kill(proc.pid, signal.SIGKILL)
-    world.finish(proc, run)
-    release.set()
+    world.kill_next_run_at("POST", crash_at)
     assert record(world, issue)["state"] in ("approved", "executing")
     busy = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert "already running" in busy.stdout
@@ -245,14 +236,7 @@ def test_sweep_recovers_dead_steps_and_repairs_labels(world: World) -> None:
     (config / "issuepilot.yml").write_text("lease-minutes: 0.01\n")  # a 0.6 s lease
     dead = gh.open_issue("Dies while planning", "Edit `src/app.py`.")
     world.step(gh.label_event(dead, "issuepilot"))
-    arrived, release = gh.hold("GET", rf"/issues/{dead}$")
-    [dispatch] = gh.dispatches
-    gh.dispatches.clear()
-    proc, run = world.start(gh.dispatch_event(dispatch["inputs"]))
-    assert arrived.wait(60)
-    os.kill(proc.pid, signal.SIGKILL)
-    world.finish(proc, run)
-    release.set()
+    world.kill_next_run_at("GET", rf"/issues/{dead}$")
     drifted = gh.open_issue("Lost its label", "x")
     world.step(gh.label_event(drifted, "issuepilot"))
     gh.dispatches.clear()
@@ -344,20 +328,11 @@ def test_a_github_error_fails_the_step_recoverably(
 
 
 def test_acting_as_a_github_app_masks_its_token(world: World) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     from issuepilot.testing.fake_github import App
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    from .harness import rsa_key
+
+    private, public = rsa_key()
     gh = world.github
     gh.app = App("4242", public)
     world.extra_env.update({"ISSUEPILOT_APP_ID": "4242", "ISSUEPILOT_APP_PRIVATE_KEY": private})

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .loopback import JsonServer, LostReply
 
 Json = Any
 Reply = tuple[int, Json]
@@ -49,10 +50,6 @@ class Rule:
     arrived: threading.Event | None = None
     headers: dict[str, str] = field(default_factory=dict)
     lose_reply: bool = False  # carry the request out, then drop the connection
-
-
-class LostReply(Exception):
-    """Raised to the HTTP handler: close the connection without answering."""
 
 
 @dataclass
@@ -120,7 +117,7 @@ def _now() -> str:
     return "2026-01-01T00:00:00Z"
 
 
-class FakeGitHub:
+class FakeGitHub(JsonServer):
     def __init__(
         self,
         repo: str = "octo/demo",
@@ -129,6 +126,7 @@ class FakeGitHub:
         permissions: dict[str, str] | None = None,
         prefix: str = "",
     ) -> None:
+        super().__init__()
         self.repo = repo
         self.prefix = prefix  # "/api/v3" serves like GitHub Enterprise Server
         self.owner = repo.split("/")[0]
@@ -136,7 +134,6 @@ class FakeGitHub:
         self.token_expiry: dict[str, float] = {}
         self.app: App | None = None
         self.branch_rules: dict[str, list[str]] = {}  # fnmatch pattern -> rule types
-        self.bytes_in = self.bytes_out = 0
         self.permissions = {"octocat": "admin", **(permissions or {})}
         self.issues: dict[int, Issue] = {}
         self.labels: dict[str, dict[str, str]] = {}
@@ -153,7 +150,6 @@ class FakeGitHub:
         self._next_id = 1000
         self._more = False  # set by `_page` when a list has another page
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
         tree = self._put_tree(
             {
                 p: ("100644", self._put_blob(c.encode()))
@@ -211,62 +207,18 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+        return self.origin + self.prefix
 
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                auth = self.headers.get("Authorization", "")
-                try:
-                    status, body, headers = fake.handle(self.command, self.path, raw, auth)
-                except LostReply:
-                    self.close_connection = True
-                    return
-                data = b"" if status == 204 else json.dumps(body).encode()
-                fake.bytes_in += len(raw)
-                fake.bytes_out += len(data)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client died (tests kill runs on purpose): its reply is lost
-
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
+    def respond(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Json, dict[str, str]]:
+        return self.handle(method, target, body, headers.get("authorization", ""))
 
     def stop(self) -> None:
         for rule in self.rules:
             if rule.release is not None:
                 rule.release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # -- fault injection -----------------------------------------------------------------
 

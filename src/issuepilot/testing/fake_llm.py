@@ -11,8 +11,9 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from .loopback import JsonServer
 
 Messages = list[dict[str, str]]
 FILE_BLOCK = re.compile(r"^=== FILE (\S+) ===\n(.*?)\n=== END FILE ===$", re.DOTALL | re.MULTILINE)
@@ -40,22 +41,17 @@ def default_reply(messages: Messages) -> str:
     return json.dumps({"files": files, "message": "Apply the approved plan"})
 
 
-class FakeLLM:
+class FakeLLM(JsonServer):
     def __init__(
         self,
         script: list[str | int] | None = None,
         reply: Callable[[Messages], str] = default_reply,
     ) -> None:
+        super().__init__()
         self.script = list(script or [])
         self.reply = reply
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def answer(self, request: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
@@ -79,41 +75,14 @@ class FakeLLM:
             "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
         }
 
-    def start(self) -> Self:
-        fake = self
+    @property
+    def url(self) -> str:
+        return self.origin + "/v1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path.rstrip("/").endswith("/chat/completions"):
-                    status, body = fake.answer(json.loads(raw))
-                else:
-                    status, body = 404, {"error": {"message": f"unknown route {self.path}"}}
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def respond(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        if method == "POST" and target.rstrip("/").endswith("/chat/completions"):
+            status, reply = self.answer(json.loads(body))
+            return status, reply, {}
+        return 404, {"error": {"message": f"unknown route {method} {target}"}}, {}

@@ -37,7 +37,7 @@ async def measure(github: FakeGitHub, settings: Settings, event: tuple[str, Any]
     calls, bytes_in, bytes_out = len(github.requests), github.bytes_in, github.bytes_out
     await run_step(settings, event[0], parse_payload(event[1]), say=lambda _: None)
     made = github.requests[calls:]
-    reads = sum(1 for r in made if "/contents/" in r[1])
+    reads = sum(1 for r in made if "/contents/" in r[1] or "/git/trees/" in r[1] and r[0] == "GET")
     sent, received = github.bytes_in - bytes_in, github.bytes_out - bytes_out
     return [len(made) - reads, reads, sent, received]
 

@@ -2,9 +2,9 @@
 
 Runs the real CLI as a subprocess (as a runner does) against the local fake GitHub and a
 model that answers instantly, on fresh issues, and prints per step the median wall time
-(process start to exit) and the GitHub API calls it made, reads of repository files for
-the model's context not counted. Targets: median <= 0.5 s; calls <= 3 enqueue, 5 plan,
-5 approve, 8 execute, 4 finish.
+(process start to exit) and the GitHub API calls it made; reads of repository files for
+the model's context (the file listing and file contents) are not counted. Targets: median
+<= 0.5 s; calls <= 3 enqueue, 5 plan, 5 approve, 8 execute, 4 finish.
 
     python benchmarks/step_overhead.py [--redis-url URL] [--rounds 7]
 """
@@ -63,7 +63,10 @@ class Bench:
         if done.returncode != 0:
             raise SystemExit(f"step failed: {done.stdout}{done.stderr}")
         calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        counted = [c for c in calls if "/contents/" not in c["url"]]
+        # Reads for the model's context (file listing, file contents) are not counted.
+        counted = [
+            c for c in calls if "/contents/" not in c["url"] and "/git/trees/" not in c["url"]
+        ]
         outputs = dict(line.split("=", 1) for line in (run / "out").read_text().splitlines())
         return elapsed, len(counted), outputs
 

@@ -190,9 +190,9 @@ async def test_cancellation_mid_call_leaves_all_or_nothing(
 async def test_keep_alive_renews_and_stops_the_body_when_lost(
     locks: FileLocks, redis: Redis
 ) -> None:
-    lease = await locks.acquire("1", ["a.py"], ttl_s=0.3)
-    async with locks.keep_alive(lease, ttl_s=0.3) as lost:
-        await asyncio.sleep(0.9)  # three TTLs: only renewal keeps the lock
+    lease = await locks.acquire("1", ["a.py"], ttl_s=0.6)
+    async with locks.keep_alive(lease, ttl_s=0.6) as lost:
+        await asyncio.sleep(1.8)  # three TTLs: only renewal keeps the lock
         assert not lost.is_set()
     assert await locks.holders(["a.py"]) == {"a.py": "1"}
 

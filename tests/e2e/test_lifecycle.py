@@ -172,7 +172,7 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     gh = world.github
     config = world.tmp / "workspace" / ".github"
     config.mkdir()
-    (config / "issuepilot.yml").write_text("lease-minutes: 0.03\n")  # a 1.8 s lease
+    (config / "issuepilot.yml").write_text("lease-minutes: 0.06\n")  # a 3.6 s lease
     issue = gh.open_issue("Crash", "Edit `src/app.py`.")
     plan_and_approve(world, issue)
     # The ref (or the PR) is created on GitHub, but the run dies before it hears back.
@@ -180,7 +180,7 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     assert record(world, issue)["state"] in ("approved", "executing")
     busy = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert "already running" in busy.stdout
-    time.sleep(2)  # let the dead run's lease expire
+    time.sleep(3.7)  # let the dead run's lease expire
     recovered = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert recovered.code == 0, recovered.stdout + recovered.stderr
     assert recovered.outputs["task-state"] == "pr-open"

@@ -447,3 +447,24 @@ def test_the_revise_label_takes_feedback_only_from_allowed_users(world: World) -
     prompt = world.model.requests[-1]["messages"][1]["content"]
     assert "Please also update" in prompt and "IGNORE PREVIOUS" not in prompt
     assert "Versions: v1" in world.comment(issue) and "v2" in world.comment(issue)
+
+
+def test_a_model_change_outside_the_plan_fails_the_step_and_commits_nothing(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Scope", "Change `src/app.py`.")
+    plan_and_approve(world, issue)
+    world.model.script = [
+        json.dumps(
+            {
+                "files": [
+                    {"path": "src/app.py", "content": "x\n"},
+                    {"path": "src/util.py", "content": "stolen\n"},
+                ]
+            }
+        )
+    ]
+    [executed] = world.drain()
+    assert executed.code == 1 and "outside the approved plan: src/util.py" in executed.stdout
+    assert record(world, issue)["state"] == "failed"
+    assert gh.pulls == {} and "heads/issuepilot/issue-1" not in gh.refs
+    assert "outside the approved plan" in world.comment(issue)

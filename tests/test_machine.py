@@ -17,7 +17,6 @@ from issuepilot.machine import (
     check_transition,
     next_step,
     retry_target,
-    working_state,
 )
 
 S = TaskState
@@ -84,8 +83,6 @@ def test_what_each_state_calls_for() -> None:
     assert next_step(S.QUEUED) is Step.PLAN
     assert next_step(S.APPROVED) is Step.EXECUTE
     assert all(next_step(s) is None for s in set(S) - {S.QUEUED, S.APPROVED})
-    assert working_state(Step.PLAN) is S.PLANNING
-    assert working_state(Step.EXECUTE) is S.EXECUTING
     assert retry_target(S.APPROVED) is S.APPROVED
     assert retry_target(S.QUEUED) is S.QUEUED and retry_target(S.PLAN_REVIEW) is S.QUEUED
 

@@ -84,10 +84,6 @@ def next_step(state: TaskState) -> Step | None:
     return NEXT_STEP.get(state)
 
 
-def working_state(step: Step) -> TaskState:
-    return {Step.PLAN: S.PLANNING, Step.EXECUTE: S.EXECUTING}[step]
-
-
 def retry_target(resting_before_failure: TaskState) -> TaskState:
     """Where `retry` sends a FAILED task: the resting state before the failing step."""
     return S.APPROVED if resting_before_failure is S.APPROVED else S.QUEUED

@@ -5,7 +5,7 @@ state decides what happens, so lost, repeated or reordered events do no harm.
 """
 
 from .events import Action
-from .machine import WORKING, TaskState, next_step
+from .machine import WORKING, Step, TaskState, next_step
 from .models import Task
 from .steps.commands import HANDLERS, refuse
 from .steps.common import WRITE_ROLES, Context, Outcome, dispatch, load_task, role_of
@@ -69,9 +69,8 @@ async def advance(ctx: Context, task: Task) -> Outcome:
             return Outcome(None, "already advanced by another run")
         task = recovered
     match next_step(task.state):
-        case None:
-            return Outcome(task, f"the task is {task.state}: nothing to do until a person acts")
-        case step if step == "plan":
+        case Step.PLAN:
             return await plan(ctx, task)
-        case _:
+        case Step.EXECUTE:
             return await execute(ctx, task)
+    return Outcome(task, f"the task is {task.state}: nothing to do until a person acts")

@@ -51,7 +51,6 @@ class GitHub:
         self.http_log = http_log
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
-        self.calls = 0
         self.app: AppAuth | None = None
         auth: httpx.Auth = TokenAuth(token)
         if app is not None:
@@ -79,7 +78,6 @@ class GitHub:
     # -- transport -------------------------------------------------------------------
 
     def _log(self, method: str, url: str, body: Any) -> None:
-        self.calls += 1
         if self.http_log is not None:
             line = json.dumps({"method": method, "url": url, "body": body})
             with self.http_log.open("a", encoding="utf-8") as f:

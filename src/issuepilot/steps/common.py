@@ -12,6 +12,7 @@ from ..config import Settings
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
 from ..github.status import parse_record, render
+from ..keys import Keys
 from ..locks import FileLocks
 from ..machine import LIVE, WORKING, TaskState, check_transition
 from ..models import HistoryEntry, Task, Usage
@@ -53,6 +54,10 @@ class Context:
     payload: Payload
     now: Callable[[], float] = time.time
     say: Callable[[str], None] = print
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.settings.repo)
 
     @property
     def rules(self) -> Rules:
@@ -102,7 +107,7 @@ async def update(ctx: Context, task: Task, **changes: Any) -> Task | None:
 
 async def ensure_labels(ctx: Context) -> None:
     """Create IssuePilot's labels with colors and descriptions, once per repository."""
-    key = ctx.locks.keys.labels
+    key = ctx.keys.labels
     if await ctx.store.get_flag(key) == ctx.rules.prefix:
         return
     wanted = {ctx.rules.trigger: ("0052cc", "Hand this issue to IssuePilot")}
@@ -216,7 +221,7 @@ async def role_of(ctx: Context, login: str) -> str:
     config = ctx.settings.config
     if config.may_act_without_check(login):
         return "allowed-users"
-    key = ctx.locks.keys.permission(login)
+    key = ctx.keys.permission(login)
     cached = await ctx.store.get_flag(key)
     if cached is not None:
         return cached

@@ -468,3 +468,33 @@ def test_a_model_change_outside_the_plan_fails_the_step_and_commits_nothing(worl
     assert record(world, issue)["state"] == "failed"
     assert gh.pulls == {} and "heads/issuepilot/issue-1" not in gh.refs
     assert "outside the approved plan" in world.comment(issue)
+
+
+def test_max_steps_continues_in_the_same_run(world: World) -> None:
+    gh = world.github
+    world.extra_env["ISSUEPILOT_MAX_STEPS"] = "3"
+    issue = gh.open_issue("One job", "Change `src/app.py`.")
+    result = world.step(gh.label_event(issue, "issuepilot"))
+    assert result.outputs["task-state"] == "plan-review" and gh.dispatches == []
+    approved = world.step(gh.comment_event(issue, "/issuepilot approve"))
+    assert approved.outputs["task-state"] == "pr-open" and gh.dispatches == []
+
+
+def test_dispatch_commands_and_closing_the_issue(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("By hand", "Change `src/app.py`.")
+    planned = world.step(
+        gh.dispatch_event({"issue": str(issue), "command": "plan"}, sender="octocat")
+    )
+    assert planned.outputs["task-state"] == "plan-review"
+    approved = world.step(
+        gh.dispatch_event({"issue": str(issue), "command": "approve"}, sender="octocat")
+    )
+    assert approved.outputs["task-state"] == "approved"
+    [executed] = world.drain()
+    pr = int(executed.outputs["pr-number"])
+    closed = world.step(gh.close_issue_event(issue))  # "Closes #n" does this on merge
+    assert "the pull request decides" in closed.stdout and closed.outputs["task-state"] == "pr-open"
+    other = world.step(gh.merge_pull(pr, merged=False))
+    assert other.outputs["task-state"] == "cancelled"
+    assert "issuepilot:cancelled" in gh.issues[issue].labels

@@ -18,9 +18,9 @@ import posixpath
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -266,6 +266,22 @@ def _text(value: Any) -> str:
 
 def _texts(values: Any) -> list[str]:
     return [_text(v) for v in values]
+
+
+class LockManager(Protocol):
+    """What the steps use of file locks; `FileLocks` is the Redis implementation."""
+
+    async def acquire(
+        self, task: str, paths: Sequence[str], ttl_s: float, token: str | None = None
+    ) -> Lease: ...
+    async def extend(self, lease: Lease, ttl_s: float) -> None: ...
+    async def release(self, lease: Lease) -> "Released": ...
+    async def release_task(self, task: str) -> "Released": ...
+    async def holders(self, paths: Sequence[str]) -> dict[str, str]: ...
+    async def reap(self) -> list[str]: ...
+    def keep_alive(
+        self, lease: Lease, ttl_s: float
+    ) -> AbstractAsyncContextManager[asyncio.Event]: ...
 
 
 class FileLocks:

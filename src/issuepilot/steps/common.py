@@ -13,7 +13,7 @@ from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
 from ..github.status import parse_record, render
 from ..keys import Keys
-from ..locks import FileLocks
+from ..locks import LockManager
 from ..machine import LIVE, WORKING, TaskState, check_transition
 from ..models import HistoryEntry, Task, Usage
 from ..store import TaskStore
@@ -48,7 +48,7 @@ class Context:
     settings: Settings
     gh: GitHub
     store: TaskStore
-    locks: FileLocks
+    locks: LockManager
     agent: Callable[[str, Usage], Agent]  # (role, what the task spent so far) -> agent
     trigger: Trigger
     payload: Payload

@@ -54,6 +54,10 @@ class Context:
     payload: Payload
     now: Callable[[], float] = time.time
     say: Callable[[str], None] = print
+    # Labels known to be on an issue: from the payload, then kept current by `publish`,
+    # so later steps of the same run do not act on the payload's stale list.
+    known_labels: dict[int, set[str]] = field(default_factory=dict)
+    labels_ready: bool = False  # the repository's labels exist (checked once per run)
 
     @property
     def keys(self) -> Keys:
@@ -67,7 +71,9 @@ class Context:
         return self.rules.label(str(state))
 
     def payload_labels(self, issue: int) -> set[str] | None:
-        """The issue's labels as the event payload shows them, if it is about this issue."""
+        """The issue's labels, if this run knows them (from the payload or its own changes)."""
+        if issue in self.known_labels:
+            return self.known_labels[issue]
         if self.payload.issue is not None and self.payload.issue.number == issue:
             return {label.name for label in self.payload.issue.labels}
         return None
@@ -107,8 +113,11 @@ async def update(ctx: Context, task: Task, **changes: Any) -> Task | None:
 
 async def ensure_labels(ctx: Context) -> None:
     """Create IssuePilot's labels with colors and descriptions, once per repository."""
+    if ctx.labels_ready:
+        return
     key = ctx.keys.labels
     if await ctx.store.get_flag(key) == ctx.rules.prefix:
+        ctx.labels_ready = True
         return
     wanted = {ctx.rules.trigger: ("0052cc", "Hand this issue to IssuePilot")}
     wanted[ctx.rules.label("revise")] = ("fbca04", "Ask IssuePilot for a new plan")
@@ -121,6 +130,7 @@ async def ensure_labels(ctx: Context) -> None:
         for name, color, description in missing:
             group.create_task(ctx.gh.create_label(name, color, description))
     await ctx.store.set_flag(key, ctx.rules.prefix, ttl_s=7 * 24 * 3600)
+    ctx.labels_ready = True
 
 
 async def publish(
@@ -148,6 +158,8 @@ async def publish(
             group.create_task(ctx.gh.remove_label(task.issue, name))
         if comment:
             group.create_task(_write_comment(ctx, task, created))
+    if present is not None:
+        ctx.known_labels[task.issue] = (present - drop) | set(adds)
     if created:
         return await update(ctx, task, comment_id=created[0]) or task
     return task

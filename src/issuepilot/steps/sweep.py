@@ -64,6 +64,5 @@ async def _repair_labels(ctx: Context, task: Task) -> None:
     if task.state in WORKING or present & state_labels == {want}:
         return
     ctx.say(f"#{task.issue}: repairing labels for {task.state}")
-    for name in sorted(present & state_labels - {want}):
-        await ctx.gh.remove_label(task.issue, name)
+    ctx.known_labels[task.issue] = present  # publish drops the wrong ones, adds the right one
     await publish(ctx, task, before=None, comment=False)

@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import DEFAULT_MODEL, DEFAULT_MODEL_BASE_URL, Settings, load_config
+from .config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_BASE_URL,
+    Settings,
+    load_config,
+)
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
 
 INPUTS = [
     ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
     ("redis-url", "Redis URL, e.g. rediss://user:pass@host:6379/0"),
-    ("config-path", "repository config file (default: .github/issuepilot.yml)"),
+    (
+        "config-path",
+        "repository config file; must exist (default: .github/issuepilot.yml if present)",
+    ),
     ("model", f"model name (default: {DEFAULT_MODEL})"),
     ("model-base-url", f"OpenAI-compatible base URL (default: {DEFAULT_MODEL_BASE_URL})"),
     ("model-api-key", "API key of the model endpoint (default: the GitHub token)"),
@@ -95,11 +104,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if not max_steps.isdigit() or not 1 <= int(max_steps) <= 20:
         raise InputError(f"max-steps must be a whole number from 1 to 20, not {max_steps!r}")
     workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
-    config_path = Path(pick("config-path") or ".github/issuepilot.yml")
-    if not config_path.is_absolute():
-        config_path = workspace / config_path
-    if pick("config-path") and not config_path.exists():
-        raise InputError(f"the config file {config_path} does not exist")
+    named = pick("config-path")
+    config_path = workspace / (named or DEFAULT_CONFIG_PATH)  # an absolute name stays as it is
+    if named and not config_path.exists():
+        raise InputError(
+            f"the config file {config_path} (input config-path) does not exist: fix the path, "
+            f"or leave the input empty to read {DEFAULT_CONFIG_PATH} when there is one"
+        )
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     run_id = os.environ.get("GITHUB_RUN_ID", "")
     log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")

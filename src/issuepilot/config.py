@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import InputError
 from .events import Rules
 
+DEFAULT_CONFIG_PATH = ".github/issuepilot.yml"  # read when present; optional
 DEFAULT_MODEL = "openai/gpt-4.1-mini"
 DEFAULT_MODEL_BASE_URL = "https://models.github.ai/inference"  # GitHub Models, `models: read`
 

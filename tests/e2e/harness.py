@@ -12,6 +12,8 @@ from typing import Any
 from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
 
+from .action import step_env
+
 Event = tuple[str, Any]
 WORKFLOW = ".github/workflows/issuepilot.yml"
 
@@ -39,6 +41,9 @@ class World:
     tmp: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     runs: int = 0
+    # When set, the step's ISSUEPILOT_* environment is built from action.yml as the runner
+    # builds it: these `with:` inputs, every other input at its default.
+    action_inputs: dict[str, str] | None = None
 
     @property
     def http_log(self) -> Path:
@@ -70,6 +75,11 @@ class World:
             "ISSUEPILOT_HTTP_LOG": str(self.http_log),
             **self.extra_env,
         }
+        if self.action_inputs is not None:
+            env = {k: v for k, v in env.items() if not k.startswith("ISSUEPILOT_")}
+            github = {"token": env["GITHUB_TOKEN"]}
+            env.update(step_env("step", self.action_inputs, github))
+            env["ISSUEPILOT_HTTP_LOG"] = str(self.http_log)
         env["RUN_DIR"] = str(run)
         return env
 

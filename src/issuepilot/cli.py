@@ -185,7 +185,10 @@ def cmd_step(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.redis_url or os.environ.get("REDIS_URL") or None)
+    log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")
+    return run_demo(
+        args.redis_url or os.environ.get("REDIS_URL") or None, Path(log) if log else None
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -36,7 +37,7 @@ def scripted_model(messages: Messages) -> str:
     return json.dumps({"files": files, "message": "End the greeting with an exclamation mark"})
 
 
-def run_demo(redis_url: str | None) -> int:
+def run_demo(redis_url: str | None, http_log: Path | None = None) -> int:
     with ExitStack() as stack:
         if redis_url is None:
             print("redis: starting a throwaway server")
@@ -53,6 +54,7 @@ def run_demo(redis_url: str | None) -> int:
             model_base_url=model.url,
             model_api_key="demo",
             workflow_ref=f"{repo}/.github/workflows/issuepilot.yml@refs/heads/main",
+            http_log=http_log,
         )
         asyncio.run(_lifecycle(settings, github))
     return 0

@@ -21,7 +21,7 @@ from typing import Any
 from issuepilot.agents.base import IssueText
 from issuepilot.config import RepoConfig, Settings
 from issuepilot.github.client import GitHub
-from issuepilot.steps.context import planner_context
+from issuepilot.steps.repo_files import planner_context
 from issuepilot.testing.fake_github import FakeGitHub
 
 

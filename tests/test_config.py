@@ -16,7 +16,7 @@ def test_dashed_keys(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("label-prefix: robot\nallowed-users: [Ann]\nmax-files: 3\n")
     config = load_config(path)
-    assert config.rules.trigger == "robot" and config.max_files == 3
+    assert config.rules.labels.trigger == "robot" and config.max_files == 3
     assert config.may_act_without_check("ann") and not config.may_act_without_check("bob")
 
 

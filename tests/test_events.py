@@ -4,6 +4,7 @@ import pytest
 
 from issuepilot.errors import InputError
 from issuepilot.events import Action, Rules, decide, parse_payload
+from issuepilot.labels import Labels
 
 RULES = Rules()
 REPO = {"full_name": "o/r", "default_branch": "main"}
@@ -227,9 +228,9 @@ def test_malformed_payloads(name: str, raw: Any) -> None:
 
 
 def test_custom_prefix() -> None:
-    rules = Rules(prefix="bot", bot_logins=frozenset())
+    rules = Rules(labels=Labels("bot"), bot_logins=frozenset())
     payload = parse_payload(
         {"action": "labeled", "label": {"name": "bot:approved"}, "issue": issue()}
     )
     assert decide("issues", payload, rules).action is Action.APPROVE
-    assert rules.branch_prefix == "bot/issue-"
+    assert rules.labels.branch(7) == "bot/issue-7"

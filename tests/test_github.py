@@ -106,7 +106,7 @@ async def test_app_not_installed_or_bad_key_is_a_clear_error(fake: FakeGitHub) -
 async def test_idempotent_requests_are_retried_on_5xx(gh: GitHub, fake: FakeGitHub) -> None:
     n = fake.open_issue("x")
     fake.fail("GET", rf"/issues/{n}$", status=502, times=2)
-    assert (await gh.get_issue(n))["number"] == n
+    assert (await gh.get_issue(n)).number == n
     assert len([r for r in fake.requests if r[1].endswith(f"/issues/{n}")]) == 3
 
 
@@ -124,7 +124,7 @@ async def test_a_timeout_is_retried(fake: FakeGitHub) -> None:
     gh = GitHub("octo/repo", "ghs_fake", fake.url, retry=FAST)
     gh._client.timeout = __import__("httpx").Timeout(0.3)
     try:
-        assert (await gh.get_issue(n))["number"] == n
+        assert (await gh.get_issue(n)).number == n
         assert arrived.is_set()
     finally:
         release.set()
@@ -162,9 +162,9 @@ async def test_a_lost_reply_never_makes_a_second_pull_or_ref(gh: GitHub, fake: F
     assert fake.refs["heads/topic"] == sha
     assert await gh.create_ref("topic", sha) is False  # exists: the caller updates instead
     fake.lose_reply("POST", r"/pulls$")
-    number, url = await gh.create_pull("T", "topic", "main", "body")
-    assert list(fake.pulls) == [number] and url.endswith(f"/pull/{number}")
-    assert await gh.create_pull("T", "topic", "main", "body") == (number, url)  # adopted
+    pull = await gh.create_pull("T", "topic", "main", "body")
+    assert list(fake.pulls) == [pull.number] and pull.html_url.endswith(f"/pull/{pull.number}")
+    assert (await gh.create_pull("T", "topic", "main", "body")).number == pull.number  # adopted
     assert len(fake.pulls) == 1
 
 
@@ -182,7 +182,7 @@ async def test_long_lists_are_paginated(gh: GitHub, fake: FakeGitHub) -> None:
     n = fake.open_issue("x")
     for i in range(250):
         fake.comment_event(n, f"comment {i}")
-    bodies = [c["body"] async for c in gh.list_comments(n)]
+    bodies = [c.body async for c in gh.list_comments(n)]
     assert bodies == [f"comment {i}" for i in range(250)]
     pages = [r for r in fake.requests if r[1].split("?")[0].endswith(f"/issues/{n}/comments")]
     assert len(pages) == 3
@@ -358,8 +358,8 @@ async def test_every_client_request_and_every_fake_answer_match_the_rest_descrip
     )
     head = await push_change(gh, "main", "topic", change, "m")
     await push_change(gh, "main", "topic", change, "again")
-    number, _ = await gh.create_pull("T", "topic", "main", "b")
-    await gh.update_pull(number, "T2", "b2")
+    pull = await gh.create_pull("T", "topic", "main", "b")
+    await gh.update_pull(pull.number, "T2", "b2")
     assert await gh.find_pull("topic") is not None
     await gh.dispatch("w.yml", "main", {"issue": str(n)})
     assert await gh.branch_rules("issuepilot/issue-1") == []

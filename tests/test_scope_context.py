@@ -10,7 +10,7 @@ from issuepilot.agents.budget import Budget, BudgetExceeded
 from issuepilot.agents.prompts import planner_prompt
 from issuepilot.config import RepoConfig
 from issuepilot.models import ChangeSet, FileChange, Plan, PlannedFile, Usage
-from issuepilot.steps.context import named_paths, rank
+from issuepilot.steps.repo_files import named_paths, rank
 from issuepilot.steps.scope import ScopeError, changed_lines, check_change
 
 PLAN = Plan(summary="s", files=[PlannedFile(path="src/a.py")])
@@ -104,7 +104,7 @@ def test_context_from_a_checkout(tmp_path: Path) -> None:
     import asyncio
 
     from issuepilot.config import Settings
-    from issuepilot.steps.context import planner_context
+    from issuepilot.steps.repo_files import planner_context
 
     for path in TREE:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +120,7 @@ def test_context_from_a_checkout(tmp_path: Path) -> None:
             workspace=tmp_path,
             config=RepoConfig(context_tokens=200),
         )
+        config = settings.config
         gh = None
 
     from issuepilot.agents.base import IssueText

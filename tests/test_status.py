@@ -1,5 +1,5 @@
-from issuepilot.events import Rules
 from issuepilot.github.status import parse_record, render
+from issuepilot.labels import Labels
 from issuepilot.machine import TaskState
 from issuepilot.models import HistoryEntry, Plan, PlannedFile, Task
 
@@ -23,14 +23,14 @@ def task() -> Task:
 
 def test_record_round_trips_through_the_comment() -> None:
     original = task()
-    body = render(original, Rules())
+    body = render(original, Labels())
     assert parse_record(body) == original.model_copy(update={"version": 0})
     assert "- [x] queued · now ([run](https://x/run/1))" in body
     assert "- [ ] plan-review" in body and "issuepilot:approved" in body
 
 
 def test_untrusted_text_cannot_forge_the_record_or_inject_html() -> None:
-    body = render(task(), Rules())
+    body = render(task(), Labels())
     assert body.count("<!--") == 1  # only our marker opens a comment
     assert "<b>" not in body
     assert parse_record(body).state is TaskState.PLAN_REVIEW  # type: ignore[union-attr]

@@ -10,8 +10,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InputError
+from .errors import InputError, error_parts
 from .events import Rules
+from .labels import Labels
 
 DEFAULT_CONFIG_PATH = ".github/issuepilot.yml"  # read when present; optional
 DEFAULT_MODEL = "openai/gpt-4.1-mini"
@@ -52,7 +53,17 @@ class RepoConfig(BaseModel):
 
     @property
     def rules(self) -> Rules:
-        return Rules(prefix=self.label_prefix, bot_logins=frozenset(self.bot_logins))
+        return Rules(labels=Labels(self.label_prefix), bot_logins=frozenset(self.bot_logins))
+
+    @property
+    def lease_s(self) -> float:
+        """How long a working step's lease (and its file locks) lasts without renewal."""
+        return self.lease_minutes * 60
+
+    @property
+    def pr_lease_s(self) -> float:
+        """How long an open pull request keeps its files without the sweep renewing them."""
+        return self.pr_lease_days * 24 * 3600
 
     def may_act_without_check(self, login: str) -> bool:
         return login.lower() in {u.lower() for u in self.allowed_users}
@@ -77,9 +88,8 @@ def load_config(path: Path | None) -> RepoConfig:
     try:
         return RepoConfig.model_validate({str(k).replace("-", "_"): v for k, v in raw.items()})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]).replace("_", "-")
-        raise InputError(f"{path}: setting {key!r}: {first['msg']}") from None
+        key, what = error_parts(exc)
+        raise InputError(f"{path}: setting {key.replace('_', '-')!r}: {what}") from None
 
 
 class Settings(BaseModel):

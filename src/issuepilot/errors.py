@@ -4,6 +4,8 @@ Only `cli.py` turns these into `::error::` lines and exit codes: 2 for bad input
 configuration (`InputError`), 1 for a step that failed.
 """
 
+from pydantic import ValidationError
+
 
 class IssuePilotError(Exception):
     """Base of every error IssuePilot raises on purpose."""
@@ -37,3 +39,20 @@ class IllegalTransition(IssuePilotError):
     """The state machine does not allow this move."""
 
     recoverable = False
+
+
+class Superseded(IssuePilotError):
+    """Another run moved the task first (its compare-and-set won). Not a failure: the run
+    stops and says so; the winner carries on."""
+
+
+def error_parts(exc: ValidationError) -> tuple[str, str]:
+    """(where, what) of a pydantic error's first problem: `files.0.path`, the message."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]), first["msg"]
+
+
+def first_error(exc: ValidationError, whole: str = "value") -> str:
+    """A pydantic error as one line; `whole` names the value when the problem is all of it."""
+    where, what = error_parts(exc)
+    return f"{where or whole}: {what}"

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from .errors import InputError
+from .errors import InputError, first_error
+from .github.objects import Comment, Issue, Label, Partial, Pull, Repository, User
+from .labels import Labels
 
 
 class Action(StrEnum):
@@ -36,54 +38,13 @@ COMMANDS = {"approve", "revise", "retry", "cancel"}
 DISPATCH_COMMANDS = COMMANDS | {"advance", "plan", "sweep"}
 
 
-class _Partial(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class User(_Partial):
-    login: str
-
-
-class Label(_Partial):
-    name: str
-
-
-class Issue(_Partial):
-    number: int
-    title: str = ""
-    body: str | None = None
-    labels: list[Label] = []
-    pull_request: dict[str, Any] | None = None
-
-
-class Comment(_Partial):
-    body: str | None = ""
-    user: User | None = None
-
-
-class Ref(_Partial):
-    ref: str
-
-
-class PullRequest(_Partial):
-    number: int
-    merged: bool | None = False
-    head: Ref
-    html_url: str = ""
-
-
-class Repository(_Partial):
-    full_name: str = ""
-    default_branch: str = "main"
-
-
-class Payload(_Partial):
+class Payload(Partial):
     action: str | None = None
     sender: User | None = None
     label: Label | None = None
     issue: Issue | None = None
     comment: Comment | None = None
-    pull_request: PullRequest | None = None
+    pull_request: Pull | None = None
     inputs: dict[str, Any] | None = None
     repository: Repository | None = None
 
@@ -92,19 +53,8 @@ class Payload(_Partial):
 class Rules:
     """The parts of the configuration that decide how events are read."""
 
-    prefix: str = "issuepilot"
+    labels: Labels = Labels()
     bot_logins: frozenset[str] = frozenset({"github-actions[bot]"})
-
-    @property
-    def trigger(self) -> str:
-        return self.prefix
-
-    def label(self, name: str) -> str:
-        return f"{self.prefix}:{name}"
-
-    @property
-    def branch_prefix(self) -> str:
-        return f"{self.prefix}/issue-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +90,7 @@ def parse_payload(raw: Any) -> Payload:
     try:
         return Payload.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"malformed event payload: {where}: {first['msg']}") from None
+        raise InputError(f"malformed event payload: {first_error(exc)}") from None
 
 
 def decide(event_name: str, payload: Payload, rules: Rules) -> Trigger:
@@ -177,21 +125,22 @@ def _issues(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
     if issue.pull_request is not None:
         return _ignore(event, actor, payload, "pull requests are not issues")
     label = payload.label.name if payload.label else ""
+    labels = rules.labels
     n = issue.number
     match payload.action, label:
-        case "labeled", rules.trigger:
+        case "labeled", labels.trigger:
             return Trigger(event, Action.ENQUEUE, n, actor, f"label {label!r} added")
-        case "labeled", _ if label == rules.label("approved"):
+        case "labeled", labels.approved:
             return Trigger(event, Action.APPROVE, n, actor, f"label {label!r} added")
-        case "labeled", _ if label == rules.label("revise"):
+        case "labeled", labels.revise:
             return Trigger(event, Action.REVISE, n, actor, f"label {label!r} added")
-        case "labeled", _ if label == rules.label("retry"):
+        case "labeled", labels.retry:
             return Trigger(event, Action.RETRY, n, actor, f"label {label!r} added")
-        case "unlabeled", rules.trigger:
+        case "unlabeled", labels.trigger:
             return Trigger(event, Action.CANCEL, n, actor, f"label {label!r} removed")
         case "closed", _:
             return Trigger(event, Action.CANCEL, n, actor, "issue closed")
-        case "reopened", _ if any(lb.name == rules.trigger for lb in issue.labels):
+        case "reopened", _ if labels.trigger in issue.label_names:
             return Trigger(event, Action.ENQUEUE, n, actor, "issue reopened with the trigger label")
     what = f"label {label!r} {payload.action}" if label else f"issue {payload.action}"
     return _ignore(event, actor, payload, f"{what}: nothing for IssuePilot to do")
@@ -222,14 +171,12 @@ def _pull_request(event: str, actor: str, payload: Payload, rules: Rules) -> Tri
     pr = payload.pull_request
     if payload.action != "closed" or pr is None:
         return _ignore(event, actor, payload, "only closed pull requests matter")
-    match = re.fullmatch(re.escape(rules.branch_prefix) + r"(\d+)", pr.head.ref)
-    if match is None:
+    issue = rules.labels.issue_of(pr.head.ref)
+    if issue is None:
         return _ignore(event, actor, payload, f"branch {pr.head.ref!r} is not an IssuePilot branch")
     merged = bool(pr.merged)
     reason = f"pull request #{pr.number} {'merged' if merged else 'closed without merging'}"
-    return Trigger(
-        event, Action.FINISH, int(match.group(1)), actor, reason, merged=merged, pr=pr.number
-    )
+    return Trigger(event, Action.FINISH, issue, actor, reason, merged=merged, pr=pr.number)
 
 
 def _dispatch(event: str, actor: str, payload: Payload) -> Trigger:

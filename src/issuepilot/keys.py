@@ -37,10 +37,6 @@ class Keys:
         return f"{self.prefix}lockers"
 
     @property
-    def fence(self) -> str:
-        return f"{self.prefix}fence"
-
-    @property
     def waiting(self) -> str:
         """Sorted set of tasks waiting for locks, scored by when they started waiting."""
         return f"{self.prefix}waiting"

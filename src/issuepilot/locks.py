@@ -1,11 +1,10 @@
-"""Redis file locks: all or nothing, owned, fenced, renewable, fair, never leaked.
+"""Redis file locks: all or nothing, owned, renewable, fair, never leaked.
 
 Layout (see `keys.py`), all under the repository's hash tag:
 
 - `lock:<sha1(path)>`  string "<task> <token>" with a TTL: who holds a path.
-- `held:<task>`        hash path -> token, plus "\\0fence:<token>" -> fence: what a task holds.
+- `held:<task>`        hash path -> token: what a task holds.
 - `lockers`            set of tasks with a `held` hash: the index `reap` walks.
-- `fence`              counter; every new grant takes the next number.
 - `waiting`            sorted set task -> time it started waiting; `wants:<task>` its paths.
 
 Each operation is one Lua script run by SHA (`register_script` loads it once per server
@@ -14,7 +13,6 @@ number of paths, and checks everything before it writes anything.
 """
 
 import asyncio
-import posixpath
 import re
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -27,6 +25,8 @@ from redis.exceptions import RedisError
 
 from .errors import BackendError, InputError, IssuePilotError
 from .keys import Keys
+from .models import holders_text
+from .paths import normalize_path
 
 TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WANTS_TTL_MS = 24 * 3600 * 1000  # a waiter that never comes back stops counting after a day
@@ -68,47 +68,40 @@ local function ready_waiters(prefix, waiting)
 end
 """
 
-# KEYS: fence, held, lockers, waiting, wants, lock keys...   ARGV: task, token, ttl_ms, paths...
+# KEYS: held, lockers, waiting, wants, lock keys...   ARGV: task, token, ttl_ms, paths...
+# returns {1} when every path is now the caller's, or {0, {path, holder, ...}} and nothing
+# written but the caller's place in the waiting line.
 _ACQUIRE = (
     _LUA_COMMON
     + """
 local task, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local me = task .. ' ' .. token
-local n = #KEYS - 5
+local n = #KEYS - 4
 local conflicts, mine = {}, 0
 for i = 1, n do
-  local v = redis.call('GET', KEYS[5 + i])
+  local v = redis.call('GET', KEYS[4 + i])
   if v == me then mine = mine + 1
   elseif v then table.insert(conflicts, ARGV[3 + i]); table.insert(conflicts, owner(v)) end
 end
 if #conflicts > 0 then
-  join_waiting(KEYS[4], task)
-  redis.call('DEL', KEYS[5])
-  redis.call('SADD', KEYS[5], unpack(ARGV, 4))
-  redis.call('PEXPIRE', KEYS[5], WANTS_TTL_MS)
+  join_waiting(KEYS[3], task)
+  redis.call('DEL', KEYS[4])
+  redis.call('SADD', KEYS[4], unpack(ARGV, 4))
+  redis.call('PEXPIRE', KEYS[4], WANTS_TTL_MS)
   return {0, conflicts}
 end
-local fence_field = '\\0fence:' .. token
-local fence = redis.call('HGET', KEYS[2], fence_field)
-if fence and mine == n then return {1, fence} end
-if not redis.call('GET', KEYS[1]) then
-  -- The counter is gone (a server that keeps nothing on disk restarted): start above every
-  -- number handed out before, from the server clock in microseconds.
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[1], t[1] .. string.format('%06d', tonumber(t[2])))
-end
-fence = redis.call('INCR', KEYS[1])
-local fields = {fence_field, fence}
+if mine == n then return {1} end  -- a retry of a grant that took effect: write nothing
+local fields = {}
 for i = 1, n do
-  redis.call('SET', KEYS[5 + i], me, 'PX', ttl)
+  redis.call('SET', KEYS[4 + i], me, 'PX', ttl)
   table.insert(fields, ARGV[3 + i]); table.insert(fields, token)
 end
-redis.call('HSET', KEYS[2], unpack(fields))
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-redis.call('SADD', KEYS[3], task)
-redis.call('ZREM', KEYS[4], task)
-redis.call('DEL', KEYS[5])
-return {1, fence}
+redis.call('HSET', KEYS[1], unpack(fields))
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+redis.call('SADD', KEYS[2], task)
+redis.call('ZREM', KEYS[3], task)
+redis.call('DEL', KEYS[4])
+return {1}
 """
 ).replace("WANTS_TTL_MS", str(WANTS_TTL_MS))
 
@@ -142,7 +135,6 @@ for i = 4, #KEYS do
   end
   if redis.call('HGET', KEYS[1], path) == token then redis.call('HDEL', KEYS[1], path) end
 end
-redis.call('HDEL', KEYS[1], '\\0fence:' .. token)
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], task) end
 if #released == 0 then return {released, {}} end
 return {released, ready_waiters(prefix, KEYS[3])}
@@ -157,11 +149,9 @@ local task, prefix = ARGV[1], ARGV[2]
 local released = {}
 local fields = redis.call('HKEYS', KEYS[1])
 for _, path in ipairs(fields) do
-  if string.byte(path, 1) ~= 0 then
-    local key = lockkey(prefix, path)
-    local v = redis.call('GET', key)
-    if v and owner(v) == task then redis.call('DEL', key); table.insert(released, path) end
-  end
+  local key = lockkey(prefix, path)
+  local v = redis.call('GET', key)
+  if v and owner(v) == task then redis.call('DEL', key); table.insert(released, path) end
 end
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('SREM', KEYS[2], task)
@@ -179,21 +169,10 @@ local dropped = 0
 for _, task in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local held = prefix .. 'held:' .. task
   local fields = redis.call('HGETALL', held)
-  local live = {}
   for i = 1, #fields, 2 do
     local path, token = fields[i], fields[i + 1]
-    if string.byte(path, 1) ~= 0 then
-      if redis.call('GET', lockkey(prefix, path)) == task .. ' ' .. token then
-        live[token] = true
-      else
-        redis.call('HDEL', held, path); dropped = dropped + 1
-      end
-    end
-  end
-  for i = 1, #fields, 2 do
-    local path = fields[i]
-    if string.byte(path, 1) == 0 and not live[string.sub(path, 8)] then
-      redis.call('HDEL', held, path)
+    if redis.call('GET', lockkey(prefix, path)) ~= task .. ' ' .. token then
+      redis.call('HDEL', held, path); dropped = dropped + 1
     end
   end
   if redis.call('EXISTS', held) == 0 then redis.call('SREM', KEYS[1], task) end
@@ -212,8 +191,7 @@ class LockConflict(LockError):
 
     def __init__(self, holders: dict[str, str]) -> None:
         self.holders = holders
-        listed = ", ".join(f"{p} (task {t})" for p, t in sorted(holders.items()))
-        super().__init__(f"files are locked by other tasks: {listed}")
+        super().__init__(f"files are locked by other tasks: {holders_text(holders)}")
 
 
 class LockLost(LockError):
@@ -228,7 +206,6 @@ class LockLost(LockError):
 class Lease:
     task: str
     token: str
-    fence: int
     paths: tuple[str, ...]
 
 
@@ -246,18 +223,6 @@ class Released:
     @classmethod
     def of(cls, reply: Any) -> "Released":
         return cls(_texts(reply[0]), _texts(reply[1]))
-
-
-def normalize_path(path: str) -> str:
-    """One spelling per file: `./a//b.py` -> `a/b.py`. Refuses escapes from the repository."""
-    if not path or "\0" in path:
-        raise InputError(f"invalid file path {path!r}")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
-        raise InputError(f"absolute paths cannot be locked: {path!r}")
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    if norm == "." or norm == ".." or norm.startswith("../"):
-        raise InputError(f"path escapes the repository: {path!r}")
-    return norm
 
 
 def _text(value: Any) -> str:
@@ -316,14 +281,13 @@ class FileLocks:
             raise InputError("acquire needs at least one path")
         token = token or secrets.token_hex(16)
         k = self.keys
-        keys = [k.fence, k.held(task), k.lockers, k.waiting, k.wants(task)]
-        keys += [k.lock(p) for p in norm]
-        ok, payload = await self._run(
+        keys = [k.held(task), k.lockers, k.waiting, k.wants(task)] + [k.lock(p) for p in norm]
+        reply = await self._run(
             self._acquire, keys, [task, token, max(1, int(ttl_s * 1000)), *norm]
         )
-        if int(ok) == 1:
-            return Lease(task, token, int(_text(payload)), tuple(norm))
-        flat = _texts(payload)
+        if int(reply[0]) == 1:
+            return Lease(task, token, tuple(norm))
+        flat = _texts(reply[1])
         raise LockConflict(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def extend(self, lease: Lease, ttl_s: float) -> None:

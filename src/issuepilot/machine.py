@@ -1,7 +1,4 @@
-"""The task state machine: states, the transition table and what each state calls for.
-
-Pure: no I/O, no clock, no randomness. The runner feeds it facts and carries out what it
-returns.
+"""The task state machine: every rule of the lifecycle, as data. Pure: no I/O, no clock.
 
 ```
 issue labeled `issuepilot` ──► QUEUED ──plan──► PLANNING ──► PLAN_REVIEW
@@ -13,11 +10,15 @@ issue labeled `issuepilot` ──► QUEUED ──plan──► PLANNING ──�
       FAILED ◄── any step that errors; /issuepilot retry or the retry label returns it to its last resting state
 ```
 
-A working state (PLANNING, EXECUTING) is a lease held by a running step; when the lease
-expires the run died, and the task goes back to the resting state it came from.
+`TABLE` says which `Move` is valid in which state and where it leads; `HOLDS` what each
+state holds; `NEXT_STEP` what a resting state calls for. A working state (PLANNING,
+EXECUTING) is a lease held by a running step; when the lease expires the run died, and
+the task goes back to the resting state it came from (`BACK`). Steps ask these tables;
+they never test states themselves.
 """
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Final, Literal
 
 from .errors import IllegalTransition
 
@@ -34,56 +35,117 @@ class TaskState(StrEnum):
     CANCELLED = "cancelled"  # stopped by a human, a closed issue or a closed pull request
 
 
+class Move(StrEnum):
+    """What moves a task: a person's command, a fact from GitHub, or a step's progress."""
+
+    ENQUEUE = "enqueue"  # the trigger label was added (or the issue reopened with it)
+    START = "start"  # a step claims the task to work on it
+    PLANNED = "planned"  # the planner's plan is posted
+    APPROVE = "approve"  # a maintainer approves the current plan
+    REVISE = "revise"  # a maintainer asks for a new plan
+    WAIT = "wait"  # the plan's files are locked by other tasks
+    OPENED = "opened"  # the pull request is open
+    MERGED = "merged"  # the pull request was merged
+    CLOSED = "closed"  # the pull request was closed without merging
+    ISSUE_CLOSED = "issue-closed"  # the issue was closed
+    CANCEL = "cancel"  # /issuepilot cancel, or the trigger label removed
+    FAIL = "fail"  # the step errored
+    EXPIRE = "expire"  # the working step's lease ran out: its run died
+    RETRY = "retry"  # a maintainer resumes a failed task
+
+
 class Step(StrEnum):
     PLAN = "plan"
     EXECUTE = "execute"
 
 
+class _Back(Enum):
+    BACK = "the resting state the task left"
+
+
+BACK: Final = _Back.BACK
 S = TaskState
+M = Move
+
 WORKING: frozenset[TaskState] = frozenset({S.PLANNING, S.EXECUTING})
 RESTING: frozenset[TaskState] = frozenset(S) - WORKING
 FINAL: frozenset[TaskState] = frozenset({S.DONE, S.CANCELLED})
 LIVE: frozenset[TaskState] = frozenset(S) - FINAL - {S.FAILED}
+# Where a new lifecycle may start: no task yet (None), or one that ended.
+RESTARTABLE: frozenset[TaskState | None] = frozenset({None, S.DONE, S.CANCELLED, S.FAILED})
 
-# The resting state a working state returns to when its lease expires.
-RETURN_TO: dict[TaskState, TaskState] = {S.PLANNING: S.QUEUED, S.EXECUTING: S.APPROVED}
-
-TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    S.QUEUED: frozenset({S.PLANNING, S.CANCELLED}),
-    S.PLANNING: frozenset({S.PLAN_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.PLAN_REVIEW: frozenset({S.APPROVED, S.QUEUED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.EXECUTING, S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.EXECUTING: frozenset({S.PR_OPEN, S.APPROVED, S.FAILED, S.CANCELLED}),
-    S.PR_OPEN: frozenset({S.DONE, S.CANCELLED}),
-    S.DONE: frozenset(),
-    S.FAILED: frozenset({S.QUEUED, S.APPROVED, S.CANCELLED}),
-    S.CANCELLED: frozenset({S.QUEUED}),
+TABLE: dict[tuple[TaskState | None, Move], TaskState | Literal[_Back.BACK]] = {
+    **{(src, M.ENQUEUE): S.QUEUED for src in RESTARTABLE},
+    (S.QUEUED, M.START): S.PLANNING,
+    (S.PLANNING, M.PLANNED): S.PLAN_REVIEW,
+    (S.PLANNING, M.EXPIRE): BACK,
+    (S.PLANNING, M.FAIL): S.FAILED,
+    (S.PLAN_REVIEW, M.APPROVE): S.APPROVED,
+    (S.PLAN_REVIEW, M.REVISE): S.QUEUED,
+    (S.APPROVED, M.REVISE): S.QUEUED,
+    (S.APPROVED, M.START): S.EXECUTING,
+    (S.EXECUTING, M.WAIT): S.APPROVED,
+    (S.EXECUTING, M.OPENED): S.PR_OPEN,
+    (S.EXECUTING, M.EXPIRE): BACK,
+    (S.EXECUTING, M.FAIL): S.FAILED,
+    (S.PR_OPEN, M.MERGED): S.DONE,
+    (S.PR_OPEN, M.CLOSED): S.CANCELLED,
+    (S.FAILED, M.RETRY): BACK,
+    **{(src, M.CANCEL): S.CANCELLED for src in LIVE | {S.FAILED}},
+    # With its PR open, a closed issue changes nothing: "Closes #n" closes it on merge.
+    **{(src, M.ISSUE_CLOSED): S.CANCELLED for src in (LIVE | {S.FAILED}) - {S.PR_OPEN}},
 }
 
-# What each state calls for when a run finds the task resting in it. States that wait for a
+# Why a move that the table lacks does nothing, where there is more to say than the state.
+WHY_NOT: dict[tuple[TaskState, Move], str] = {
+    (S.PR_OPEN, M.ISSUE_CLOSED): "the issue was closed; the pull request decides the outcome",
+}
+
+# What a state holds. A leased state belongs to a running step until its lease ends. File
+# locks are taken when executing starts and kept while the pull request is open; an
+# approved task may hold a place in the line for files other tasks hold.
+LEASED: frozenset[TaskState] = WORKING
+HOLDS_LOCKS: frozenset[TaskState] = frozenset({S.EXECUTING, S.PR_OPEN})
+CLAIMS_FILES: frozenset[TaskState] = HOLDS_LOCKS | {S.APPROVED}
+# Once approved, the approval label belongs to the task: it is not withdrawn.
+APPROVED_ONCE: frozenset[TaskState] = frozenset({S.APPROVED, S.EXECUTING, S.PR_OPEN})
+
+# What a resting state calls for when a run finds the task in it. States that wait for a
 # human or for GitHub call for nothing.
 NEXT_STEP: dict[TaskState, Step] = {S.QUEUED: Step.PLAN, S.APPROVED: Step.EXECUTE}
-
 # States after which the next step needs no human: the run dispatches itself again.
 AUTOMATIC: frozenset[TaskState] = frozenset(NEXT_STEP)
 
 
-def can_transition(src: TaskState | None, dst: TaskState) -> bool:
-    """Whether `src` may move to `dst`. `None` is "no task yet": only QUEUED may start one."""
-    if src is None:
-        return dst is S.QUEUED
-    return dst in TRANSITIONS[src]
+def allows(state: TaskState | None, move: Move) -> bool:
+    return (state, move) in TABLE
 
 
-def check_transition(src: TaskState | None, dst: TaskState) -> None:
-    if not can_transition(src, dst):
-        raise IllegalTransition(f"a task cannot go from {src or 'nothing'} to {dst}")
+def target(state: TaskState | None, move: Move, resting: TaskState) -> TaskState:
+    """Where `move` takes a task in `state` that last rested in `resting`."""
+    dst = TABLE.get((state, move))
+    if dst is None:
+        raise IllegalTransition(f"a task cannot {move} when it is {state or 'not started'}")
+    return resting if dst is BACK else dst
+
+
+def why_not(state: TaskState | None, move: Move) -> str:
+    """The one line a run says when `move` is not valid now."""
+    if state is None:
+        return "the issue has no IssuePilot task"
+    return WHY_NOT.get((state, move), f"nothing to {move}: the task is {state}")
+
+
+def shown(state: TaskState, resting: TaskState) -> TaskState:
+    """The state whose label the issue shows: a working state shows where it rested."""
+    return resting if state in WORKING else state
 
 
 def next_step(state: TaskState) -> Step | None:
     return NEXT_STEP.get(state)
 
 
-def retry_target(resting_before_failure: TaskState) -> TaskState:
-    """Where `retry` sends a FAILED task: the resting state before the failing step."""
-    return S.APPROVED if resting_before_failure is S.APPROVED else S.QUEUED
+def releases_files(src: TaskState, dst: TaskState, move: Move) -> bool:
+    """Whether the move ends the task's claim on files: its locks and its place in line.
+    WAIT keeps the place in line it has just taken."""
+    return move is not M.WAIT and src in CLAIMS_FILES and dst not in HOLDS_LOCKS

@@ -6,24 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .errors import InputError
-from .locks import normalize_path
 from .machine import TaskState
+from .paths import repo_path
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-def repo_path(path: str) -> str:
-    """A path an agent may write: normalised, inside the repository, not in `.git/`."""
-    try:
-        norm = normalize_path(path)
-    except InputError as exc:
-        raise ValueError(str(exc)) from None  # pydantic reports it as a validation error
-    if norm == ".git" or norm.startswith(".git/"):
-        raise ValueError(f"paths inside .git/ are never written: {path!r}")
-    return norm
 
 
 class PlannedFile(Model):
@@ -135,7 +123,6 @@ class Task(Model):
     resting: TaskState = TaskState.QUEUED  # the resting state before the current one
     lease_until: float = 0.0  # epoch seconds; meaningful in working states
     lock_token: str = ""
-    fence: int = 0
     waiting_on: dict[str, str] = Field(default_factory=dict)  # path -> task holding it
     branch: str = ""
     head_sha: str = ""
@@ -147,3 +134,8 @@ class Task(Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
+
+
+def holders_text(holders: dict[str, str], path: str = "{}") -> str:
+    """`a.py (#3), b.py (#4)`: which task holds which file; `path` formats each path."""
+    return ", ".join(f"{path.format(p)} (#{t})" for p, t in sorted(holders.items()))

@@ -1,23 +1,35 @@
 """One run: load -> decide -> act -> commit -> mirror -> dispatch.
 
 The event only says which task to look at and what a human asked for; the task's stored
-state decides what happens, so lost, repeated or reordered events do no harm.
+state decides what happens, so lost, repeated or reordered events do no harm. A run that
+loses a compare-and-set race to another run stops here, once, with "already advanced".
 """
 
+from .errors import Superseded
 from .events import Action
-from .machine import WORKING, Step, TaskState, next_step
+from .machine import LEASED, Step, next_step
 from .models import Task
+from .steps.access import WRITE_ROLES, role_of
+from .steps.chain import dispatch
 from .steps.commands import HANDLERS, refuse
-from .steps.common import WRITE_ROLES, Context, Outcome, dispatch, load_task, role_of
+from .steps.context import Context, Outcome
 from .steps.enqueue import enqueue
 from .steps.execute import execute
 from .steps.finish import finish
 from .steps.plan import plan
+from .steps.rebuild import load_task
 from .steps.recover import recover
 from .steps.sweep import sweep
 
 
 async def run(ctx: Context) -> Outcome:
+    try:
+        return await _run(ctx)
+    except Superseded as lost:
+        return Outcome(None, str(lost))
+
+
+async def _run(ctx: Context) -> Outcome:
     trigger = ctx.trigger
     if trigger.action is Action.IGNORE:
         return Outcome(None, trigger.reason)
@@ -35,8 +47,7 @@ async def run(ctx: Context) -> Outcome:
             break
         outcome = await advance(ctx, outcome.task)
     if outcome.automatic and outcome.task is not None:
-        if await dispatch(ctx, outcome.task.issue):
-            outcome.dispatched.append(outcome.task.issue)
+        await dispatch(ctx, outcome.task.issue)
     return outcome
 
 
@@ -44,13 +55,13 @@ async def act(ctx: Context, issue: int, task: Task | None) -> Outcome:
     action = ctx.trigger.action
     if action is Action.ENQUEUE:
         return await enqueue(ctx, issue, task)
-    if action is Action.PLAN and (task is None or task.state is not TaskState.QUEUED):
+    if action is Action.PLAN and (task is None or next_step(task.state) is not Step.PLAN):
         started = await enqueue(ctx, issue, task)
-        if started.task is None or started.task.state is not TaskState.QUEUED:
+        if started.task is None or next_step(started.task.state) is not Step.PLAN:
             return started
         task = started.task
     if task is None:
-        label = ctx.rules.trigger
+        label = ctx.labels.trigger
         return Outcome(None, f"issue #{issue} has no IssuePilot task: add the label {label!r}")
     if action is Action.FINISH:
         return await finish(ctx, task)
@@ -61,13 +72,10 @@ async def act(ctx: Context, issue: int, task: Task | None) -> Outcome:
 
 async def advance(ctx: Context, task: Task) -> Outcome:
     """Do the one step the task's state calls for."""
-    if task.state in WORKING:
+    if task.state in LEASED:
         if task.lease_until > ctx.now():
             return Outcome(task, f"a {task.state} step is already running")
-        recovered = await recover(ctx, task)
-        if recovered is None:
-            return Outcome(None, "already advanced by another run")
-        task = recovered
+        task = await recover(ctx, task)
     match next_step(task.state):
         case Step.PLAN:
             return await plan(ctx, task)

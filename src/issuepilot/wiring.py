@@ -1,6 +1,6 @@
 """Build the clients one run needs from `Settings`, run it, and report what happened."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from .github.retry import RetryPolicy
 from .locks import FileLocks
 from .models import Usage
 from .runner import run
-from .steps.common import Context, Outcome
+from .steps.context import Context, Outcome
 from .store import RedisTaskStore
 
 
@@ -90,7 +90,7 @@ async def run_step(
         await gh.aclose()
         await redis.aclose()
     say(outcome.message)
-    return report(settings, outcome, trigger.issue)
+    return report(settings, outcome, trigger.issue, ctx.dispatched)
 
 
 def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
@@ -113,7 +113,9 @@ def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
     )
 
 
-def report(settings: Settings, outcome: Outcome, issue: int | None) -> tuple[dict[str, str], str]:
+def report(
+    settings: Settings, outcome: Outcome, issue: int | None, dispatched: Sequence[int] = ()
+) -> tuple[dict[str, str], str]:
     task = outcome.task
     outputs = {
         "task-state": str(task.state) if task else "",
@@ -126,6 +128,6 @@ def report(settings: Settings, outcome: Outcome, issue: int | None) -> tuple[dic
         lines += ["", f"Issue #{task.issue}: **{task.state}**"]
         if task.pr_url:
             lines.append(f"Pull request: {task.pr_url}")
-    if outcome.dispatched:
-        lines.append("Next steps dispatched for: " + ", ".join(f"#{n}" for n in outcome.dispatched))
+    if dispatched:
+        lines.append("Next steps dispatched for: " + ", ".join(f"#{n}" for n in dispatched))
     return outputs, "\n".join(lines)

@@ -30,8 +30,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import InputError, ModelError
-from ..models import ChangeSet, FileChange, Plan, repo_path
+from ..errors import InputError, ModelError, first_error
+from ..models import ChangeSet, FileChange, Plan
+from ..paths import repo_path
 from . import prompts
 from .base import IssueText, RepoFiles
 from .budget import Budget
@@ -97,8 +98,10 @@ class CommandAgent:
                 )
             try:
                 return Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-            except (ValidationError, ValueError) as exc:
-                raise ModelError(f"the agent command's plan is invalid: {_first(exc)}") from None
+            except ValidationError as exc:
+                raise ModelError(
+                    f"the agent command's plan is invalid: {first_error(exc, 'plan')}"
+                ) from None
 
     async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet:
         plan_json = plan.model_dump_json(indent=1)
@@ -255,16 +258,16 @@ async def read_back(workspace: Path) -> list[FileChange]:
         paths = [fields[i]] + ([fields[i + 1]] if status in "RC" else [])
         i += len(paths)
         if status == "R":
-            changes.append(FileChange(path=_safe(paths[0]), content=None))
+            changes.append(FileChange(path=_checked_path(paths[0]), content=None))
         target = paths[-1]
         if status == "D":
-            changes.append(FileChange(path=_safe(target), content=None))
+            changes.append(FileChange(path=_checked_path(target), content=None))
             continue
-        changes.append(_read(workspace, _safe(target), meta[1]))
+        changes.append(_read(workspace, _checked_path(target), meta[1]))
     return changes
 
 
-def _safe(path: str) -> str:
+def _checked_path(path: str) -> str:
     try:
         return repo_path(path)
     except ValueError as exc:
@@ -285,10 +288,3 @@ def _read(workspace: Path, path: str, mode: str) -> FileChange:
     except UnicodeDecodeError:
         text = base64.b64encode(data).decode()
         return FileChange(path=path, content=text, encoding="base64", executable=executable)
-
-
-def _first(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: {err['msg']}"
-    return str(exc)

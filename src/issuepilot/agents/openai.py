@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ModelError
+from ..errors import ModelError, first_error
 from ..models import ChangeSet, Plan
 from . import prompts
 from .base import IssueText, RepoFiles
@@ -118,6 +118,5 @@ def _unfence(content: str) -> str:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc']) or 'answer'}: {first['msg']}"
+        return first_error(exc, "answer")
     return f"not JSON ({exc})"

@@ -19,6 +19,7 @@ import httpx
 
 from .auth import AppAuth, TokenAuth
 from .errors import NotFound, ServerError, ValidationFailed, error_for, is_rate_limited
+from .objects import Comment, Issue, Pull
 from .retry import RETRY_STATUSES, RetryPolicy
 
 API_VERSION = "2022-11-28"
@@ -158,10 +159,9 @@ class GitHub:
 
     # -- issues, labels, comments --------------------------------------------------------
 
-    async def get_issue(self, number: int) -> dict[str, Any]:
+    async def get_issue(self, number: int) -> Issue:
         response = await self.request("GET", f"{self.base}/issues/{number}")
-        data: dict[str, Any] = response.json()
-        return data
+        return Issue.model_validate(response.json())
 
     async def add_labels(self, number: int, names: list[str]) -> None:
         """Adding labels an issue has already changes nothing: safe to repeat."""
@@ -180,9 +180,9 @@ class GitHub:
         # 422 means it exists already, so a repeat is harmless.
         await self.request("POST", f"{self.base}/labels", body, ok=(422,), retry=True)
 
-    async def list_comments(self, number: int) -> AsyncIterator[dict[str, Any]]:
+    async def list_comments(self, number: int) -> AsyncIterator[Comment]:
         async for comment in self.paginate(f"{self.base}/issues/{number}/comments"):
-            yield comment
+            yield Comment.model_validate(comment)
 
     async def create_comment(self, number: int, body: str) -> int:
         async def attempt() -> int:
@@ -192,8 +192,8 @@ class GitHub:
         async def find() -> int | None:
             found = None
             async for comment in self.list_comments(number):
-                if comment.get("body") == body:
-                    found = int(comment["id"])
+                if comment.body == body:
+                    found = comment.id
             return found
 
         return await self._create(attempt, find)
@@ -281,26 +281,27 @@ class GitHub:
 
     # -- pull requests and workflows -----------------------------------------------------
 
-    async def create_pull(self, title: str, head: str, base: str, body: str) -> tuple[int, str]:
+    async def create_pull(self, title: str, head: str, base: str, body: str) -> Pull:
         """Open the pull request, or adopt the open one of the same branch."""
 
-        async def attempt() -> tuple[int, str]:
+        async def attempt() -> Pull:
             data = {"title": title, "head": head, "base": base, "body": body}
             try:
-                pull = (await self.request("POST", f"{self.base}/pulls", data)).json()
+                response = await self.request("POST", f"{self.base}/pulls", data)
             except ValidationFailed:
                 if (found := await self.find_pull(head)) is not None:
                     return found  # "A pull request already exists" for this branch
                 raise
-            return int(pull["number"]), str(pull["html_url"])
+            return Pull.model_validate(response.json())
 
         return await self._create(attempt, lambda: self.find_pull(head))
 
-    async def find_pull(self, head: str) -> tuple[int, str] | None:
+    async def find_pull(self, head: str) -> Pull | None:
+        """The open pull request of branch `head` in this repository, if there is one."""
         owner = self.repo.split("/")[0]
         params = {"head": f"{owner}:{head}", "state": "open"}
         async for pull in self.paginate(f"{self.base}/pulls", params):
-            return int(pull["number"]), str(pull["html_url"])
+            return Pull.model_validate(pull)
         return None
 
     async def update_pull(self, number: int, title: str, body: str) -> None:

@@ -11,9 +11,9 @@ import re
 
 from pydantic import ValidationError
 
-from ..events import Rules
+from ..labels import Labels
 from ..machine import TaskState
-from ..models import Task
+from ..models import Task, holders_text
 
 MARKER = "<!-- issuepilot:task "
 _MARKER_RE = re.compile(r"<!-- issuepilot:task (\{.*?\}) -->", re.DOTALL)
@@ -44,7 +44,7 @@ NEXT = {
 }
 
 
-def _safe(text: str) -> str:
+def escape(text: str) -> str:
     """Show untrusted text as text: no HTML, no hidden comments, no forged markers."""
     return html.escape(text, quote=False)
 
@@ -55,7 +55,7 @@ def _record(task: Task) -> str:
     return data.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render(task: Task, rules: Rules) -> str:
+def render(task: Task, labels: Labels) -> str:
     lines = [f"### IssuePilot · **{task.state}**", ""]
     reached = {h.state: h for h in task.history}
     for state in PROGRESS:
@@ -69,9 +69,9 @@ def render(task: Task, rules: Rules) -> str:
         lines.append(f"- [x] **{task.state}**")
     lines.append("")
     if task.error:
-        lines += [f"> [!WARNING]\n> {_safe(task.error)}", ""]
+        lines += [f"> [!WARNING]\n> {escape(task.error)}", ""]
     if task.waiting_on:
-        held = ", ".join(f"`{_safe(p)}` (#{t})" for p, t in sorted(task.waiting_on.items()))
+        held = holders_text({escape(p): t for p, t in task.waiting_on.items()}, path="`{}`")
         lines += [f"Waiting for files locked by other tasks: {held}", ""]
     if task.pr:
         lines += [f"Pull request: #{task.pr}", ""]
@@ -80,13 +80,13 @@ def render(task: Task, rules: Rules) -> str:
     if task.extra_paths:
         lines += [
             "Also changed outside the plan: "
-            + ", ".join(f"`{_safe(p)}`" for p in task.extra_paths),
+            + ", ".join(f"`{escape(p)}`" for p in task.extra_paths),
             "",
         ]
     if task.usage.model_calls or task.usage.seconds:
         lines += [f"Spent: {task.usage.describe()}", ""]
     hint = NEXT[task.state].format(
-        approved=rules.label("approved"), retry=rules.label("retry"), trigger=rules.trigger
+        approved=labels.approved, retry=labels.retry, trigger=labels.trigger
     )
     lines += [f"**Next:** {hint}", "", f"{MARKER}{_record(task)} -->"]
     return "\n".join(lines)
@@ -99,17 +99,17 @@ def _plan_lines(task: Task) -> list[str]:
     out = [
         f"#### Plan v{task.plan_version} (`{task.plan_hash}`{approved})",
         "",
-        _safe(plan.summary),
+        escape(plan.summary),
         "",
     ]
     if len(task.plan_versions) > 1:
         listed = " · ".join(f"v{v.version} `{v.digest}` ({v.at})" for v in task.plan_versions)
         out += [f"Versions: {listed}; approval applies to the latest only.", ""]
-    out += [f"{i}. {_safe(step)}" for i, step in enumerate(plan.steps, 1)]
+    out += [f"{i}. {escape(step)}" for i, step in enumerate(plan.steps, 1)]
     out += ["", "Files:"]
-    out += [f"- `{_safe(f.path)}` ({f.action}) {_safe(f.why)}".rstrip() for f in plan.files]
+    out += [f"- `{escape(f.path)}` ({f.action}) {escape(f.why)}".rstrip() for f in plan.files]
     if plan.risks:
-        out += ["", "Risks:"] + [f"- {_safe(r)}" for r in plan.risks]
+        out += ["", "Risks:"] + [f"- {escape(r)}" for r in plan.risks]
     return out + [""]
 
 

@@ -1,109 +1,94 @@
 """What maintainers ask for: approve, revise, retry, cancel; and refusing those who may not."""
 
 from ..events import Action
-from ..machine import LIVE, TaskState, retry_target
+from ..machine import APPROVED_ONCE, Move, allows, why_not
 from ..models import Task
-from .common import WRITE_ROLES, Context, Outcome, move, publish, role_of, update, wake
+from .access import may_act
+from .context import Context, Outcome, update
+from .mirror import publish
 from .preflight import preflight
+from .transition import transition
 
-S = TaskState
+
+async def _withdraw(ctx: Context, task: Task, keep: bool = False) -> None:
+    """Take off the label this event added, when it asked for something not possible now."""
+    if (added := ctx.label_added()) and not keep:
+        await ctx.gh.remove_label(task.issue, added)
 
 
-def _label_added(ctx: Context) -> str:
-    """The label this event added, if it was a label event."""
-    if ctx.trigger.event == "issues.labeled" and ctx.payload.label is not None:
-        return ctx.payload.label.name
-    return ""
+def _added(ctx: Context) -> tuple[str, ...]:
+    added = ctx.label_added()
+    return (added,) if added else ()
 
 
 async def approve(ctx: Context, task: Task) -> Outcome:
-    added = _label_added(ctx)
-    if task.state is not S.PLAN_REVIEW or task.plan is None:
-        if added and task.state not in (S.APPROVED, S.EXECUTING, S.PR_OPEN):
-            await ctx.gh.remove_label(task.issue, added)  # an approval of nothing is withdrawn
-        return Outcome(task, f"nothing to approve: the task is {task.state}")
+    if not allows(task.state, Move.APPROVE) or task.plan is None:
+        # The approval label is the APPROVED state label: it stays on a task approved before.
+        await _withdraw(ctx, task, keep=task.state in APPROVED_ONCE)
+        return Outcome(task, why_not(task.state, Move.APPROVE))
     if problems := await preflight(ctx, task):
         why = "Not approved, since executing would fail: " + "; ".join(problems)
-        noted = await update(ctx, task, error=why) or task
-        await publish(ctx, noted, before=None, remove=(added,) if added else ())
+        noted = await update(ctx, task, error=why)
+        await publish(ctx, noted, remove=_added(ctx))
         return Outcome(noted, why)
-    approved = await move(
+    approved = await transition(
         ctx,
         task,
-        S.APPROVED,
+        Move.APPROVE,
         note=f"plan v{task.plan_version} approved by @{ctx.trigger.actor}",
         approved_hash=task.plan_hash,
         error="",
     )
-    if approved is None:
-        return Outcome(None, "already advanced by another run")
-    approved = await publish(ctx, approved, before=S.PLAN_REVIEW)
     return Outcome(approved, f"plan v{approved.plan_version} approved", automatic=True)
 
 
 async def revise(ctx: Context, task: Task) -> Outcome:
-    remove = tuple(filter(None, [_label_added(ctx)]))
-    if task.state not in (S.PLAN_REVIEW, S.APPROVED):
-        for name in remove:
-            await ctx.gh.remove_label(task.issue, name)
-        return Outcome(task, f"nothing to revise: the task is {task.state}")
-    said = ctx.trigger.feedback or (await _latest_feedback(ctx, task.issue) if remove else "")
-    feedback = [*task.feedback, said] if said else task.feedback
-    queued = await move(
+    if not allows(task.state, Move.REVISE):
+        await _withdraw(ctx, task)
+        return Outcome(task, why_not(task.state, Move.REVISE))
+    said = ctx.trigger.feedback or (await _latest_feedback(ctx, task.issue) if _added(ctx) else "")
+    queued = await transition(
         ctx,
         task,
-        S.QUEUED,
+        Move.REVISE,
         note=f"revision asked by @{ctx.trigger.actor}",
-        feedback=feedback,
+        remove=_added(ctx),
+        feedback=[*task.feedback, said] if said else task.feedback,
         approved_hash="",
     )
-    if queued is None:
-        return Outcome(None, "already advanced by another run")
-    queued = await publish(ctx, queued, before=task.state, remove=remove)
     return Outcome(queued, "queued for a revised plan", automatic=True)
 
 
 async def _latest_feedback(ctx: Context, issue: int) -> str:
     """With the revise label, the feedback is the newest comment by a user allowed to act.
     Comments by anyone else never reach the model as instructions to follow."""
-    candidates = []
-    async for comment in ctx.gh.list_comments(issue):
-        author = str((comment.get("user") or {}).get("login", ""))
-        body = str(comment.get("body") or "").strip()
-        if author and author not in ctx.rules.bot_logins and body and not body.startswith("/"):
-            candidates.append((author, body))
+    candidates = [
+        (c.author, c.text.strip())
+        async for c in ctx.gh.list_comments(issue)
+        if c.author and c.author not in ctx.rules.bot_logins
+    ]
     for author, body in reversed(candidates):
-        if await role_of(ctx, author) in WRITE_ROLES:
+        if body and not body.startswith("/") and await may_act(ctx, author):
             return body
     return ""
 
 
 async def retry(ctx: Context, task: Task) -> Outcome:
-    remove = tuple(filter(None, [_label_added(ctx)]))
-    if task.state is not S.FAILED:
-        for name in remove:
-            await ctx.gh.remove_label(task.issue, name)
-        return Outcome(task, f"nothing to retry: the task is {task.state}")
-    target = retry_target(task.resting)
-    moved = await move(ctx, task, target, note=f"retry by @{ctx.trigger.actor}", error="")
-    if moved is None:
-        return Outcome(None, "already advanced by another run")
-    moved = await publish(ctx, moved, before=S.FAILED, remove=remove)
-    return Outcome(moved, f"retrying from {target}", automatic=True)
+    if not allows(task.state, Move.RETRY):
+        await _withdraw(ctx, task)
+        return Outcome(task, why_not(task.state, Move.RETRY))
+    moved = await transition(
+        ctx, task, Move.RETRY, note=f"retry by @{ctx.trigger.actor}", remove=_added(ctx), error=""
+    )
+    return Outcome(moved, f"retrying from {moved.state}", automatic=True)
 
 
 async def cancel(ctx: Context, task: Task) -> Outcome:
-    if task.state not in LIVE | {S.FAILED}:
-        return Outcome(task, f"nothing to cancel: the task is {task.state}")
-    if ctx.trigger.event == "issues.closed" and task.state is S.PR_OPEN:
-        return Outcome(task, "the issue was closed; the pull request decides the outcome")
-    cancelled = await move(ctx, task, S.CANCELLED, note=ctx.trigger.reason)
-    if cancelled is None:
-        return Outcome(None, "already advanced by another run")
-    released = await ctx.locks.release_task(str(task.issue))
-    cancelled = await publish(ctx, cancelled, before=task.state)
-    woken = await wake(ctx, released.ready)
-    return Outcome(cancelled, "task cancelled", dispatched=woken)
+    move = Move.ISSUE_CLOSED if ctx.trigger.event == "issues.closed" else Move.CANCEL
+    if not allows(task.state, move):
+        return Outcome(task, why_not(task.state, move))
+    cancelled = await transition(ctx, task, move, note=ctx.trigger.reason)
+    return Outcome(cancelled, "task cancelled")
 
 
 async def refuse(ctx: Context, issue: int, task: Task | None, role: str) -> Outcome:
@@ -113,14 +98,13 @@ async def refuse(ctx: Context, issue: int, task: Task | None, role: str) -> Outc
         f"@{trigger.actor} cannot {trigger.action} IssuePilot tasks: that needs write, maintain "
         f"or admin permission on the repository (has: {role}), or a place in allowed-users."
     )
-    added = _label_added(ctx)
     if task is None:
-        if added:
+        if added := ctx.label_added():
             await ctx.gh.remove_label(issue, added)
         await ctx.gh.create_comment(issue, f"**IssuePilot:** {why}")
     else:
-        noted = await update(ctx, task, error=why) or task
-        await publish(ctx, noted, before=None, remove=(added,) if added else ())
+        noted = await update(ctx, task, error=why)
+        await publish(ctx, noted, remove=_added(ctx))
     return Outcome(task, why)
 
 

@@ -1,19 +1,15 @@
-"""A step that errors leaves its task in FAILED, with the reason shown and locks freed."""
+"""A step that errors leaves its task in FAILED, with the reason shown and its files freed."""
 
 from ..errors import IssuePilotError
-from ..machine import TaskState
+from ..machine import Move
 from ..models import Task
-from .common import Context, move, publish
+from .context import Context
+from .transition import transition
 
 
 async def fail(ctx: Context, task: Task, exc: IssuePilotError) -> None:
     """Record the failure; best effort, since the original error is what must surface."""
     try:
-        failed = await move(ctx, task, TaskState.FAILED, note="step failed", error=str(exc))
-        if failed is None:
-            return
-        if task.state is TaskState.EXECUTING:
-            await ctx.locks.release_task(str(task.issue))
-        await publish(ctx, failed, before=failed.resting)
+        await transition(ctx, task, Move.FAIL, note="step failed", error=str(exc))
     except IssuePilotError as second:
         ctx.say(f"#{task.issue}: could not record the failure: {second}")

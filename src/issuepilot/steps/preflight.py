@@ -5,7 +5,7 @@ instead of after a branch was pushed and the pull request refused.
 """
 
 from ..models import Task
-from .common import Context
+from .context import Context
 
 WORKFLOWS = ".github/workflows/"
 # What the execute step writes with, as GitHub App permission names.
@@ -23,13 +23,13 @@ async def preflight(ctx: Context, task: Task) -> list[str]:
     """The problems found; empty when the task may execute."""
     assert task.plan is not None
     problems: list[str] = []
-    branch = f"{ctx.rules.branch_prefix}{task.issue}"
+    branch = ctx.labels.branch(task.issue)
     rules = await ctx.gh.branch_rules(branch)  # also mints an App token, if one is used
     for rule in rules:
         if BLOCKING_RULES.get(rule):
             problems.append(
                 f"a repository rule ({rule}) forbids {BLOCKING_RULES[rule]} `{branch}`: exempt "
-                f"`{ctx.rules.branch_prefix}*` or the token's actor from it"
+                f"`{ctx.labels.branch_prefix}*` or the token's actor from it"
             )
     app = ctx.gh.app
     if app is not None:
@@ -45,7 +45,7 @@ async def preflight(ctx: Context, task: Task) -> list[str]:
             problems.append(
                 "the plan changes workflow files, and the GitHub App lacks `workflows: write`"
             )
-        elif app is None and not ctx.settings.config.token_can_write_workflows:
+        elif app is None and not ctx.config.token_can_write_workflows:
             problems.append(
                 "the plan changes files in .github/workflows/, which GITHUB_TOKEN can never "
                 "write: revise the plan, or use a token with the `workflow` scope and set "

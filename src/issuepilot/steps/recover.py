@@ -1,23 +1,18 @@
 """A working state whose lease expired: its run died. Return the task to where it rested."""
 
-from ..machine import RETURN_TO, TaskState
+from ..machine import Move
 from ..models import Task
-from .common import Context, move, publish
+from .context import Context
+from .transition import transition
 
 
-async def recover(ctx: Context, task: Task) -> Task | None:
-    back = RETURN_TO[task.state]
-    if task.state is TaskState.EXECUTING:
-        await ctx.locks.release_task(str(task.issue))  # the dead run's locks
-    moved = await move(
+async def recover(ctx: Context, task: Task) -> Task:
+    return await transition(
         ctx,
         task,
-        back,
+        Move.EXPIRE,
         note="the run holding the step's lease died",
         attempts=task.attempts + 1,
         lease_until=0.0,
         lock_token="",
     )
-    if moved is not None:
-        moved = await publish(ctx, moved, before=None)
-    return moved

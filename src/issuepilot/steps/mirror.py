@@ -1,0 +1,94 @@
+"""Mirror a task to GitHub: its one state label and its sticky status comment.
+
+Calls run concurrently, so mirroring costs one round trip whatever it changes.
+"""
+
+import asyncio
+
+from ..github.status import parse_record, render
+from ..labels import label_changes
+from ..machine import shown
+from ..models import Task
+from .context import Context, update
+
+
+async def ensure_labels(ctx: Context) -> None:
+    """Create IssuePilot's labels with colors and descriptions, once per repository."""
+    if ctx.labels_ready:
+        return
+    key = ctx.keys.labels
+    if await ctx.store.get_flag(key) == ctx.labels.prefix:
+        ctx.labels_ready = True
+        return
+    existing = set(await ctx.gh.list_labels())
+    missing = {n: d for n, d in ctx.labels.definitions().items() if n not in existing}
+    async with asyncio.TaskGroup() as group:
+        for name, (color, description) in missing.items():
+            group.create_task(ctx.gh.create_label(name, color, description))
+    await ctx.store.set_flag(key, ctx.labels.prefix, ttl_s=7 * 24 * 3600)
+    ctx.labels_ready = True
+
+
+async def publish(
+    ctx: Context,
+    task: Task,
+    shown_before: str | None = None,
+    comment: bool = True,
+    remove: tuple[str, ...] = (),
+) -> Task:
+    """Show `task` on its issue: its state label (a working state keeps the label of the
+    state it rested in), the status comment (if `comment`), minus `remove`d labels.
+    `shown_before` is the state label the issue showed (None: unknown), for when the run
+    does not know the issue's labels. Returns the task with the id of the status comment,
+    if the record lacked it."""
+    await ensure_labels(ctx)
+    labels = ctx.labels
+    present = ctx.payload_labels(task.issue)
+    want = label_shown(ctx, task)
+    adds, drop = label_changes(present, want, shown_before, labels.states, remove)
+    learnt: list[int] = []
+    async with asyncio.TaskGroup() as group:
+        if adds:
+            group.create_task(ctx.gh.add_labels(task.issue, adds))
+        for name in sorted(drop):
+            group.create_task(ctx.gh.remove_label(task.issue, name))
+        if comment:
+            group.create_task(_write_comment(ctx, task, learnt))
+    if present is not None:
+        ctx.known_labels[task.issue] = (present - drop) | set(adds)
+    if learnt:
+        return await update(ctx, task, comment_id=learnt[0])
+    return task
+
+
+def label_shown(ctx: Context, task: Task) -> str:
+    """The state label the issue shows for `task` as stored."""
+    return ctx.labels.state(shown(task.state, task.resting))
+
+
+async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
+    """Edit the status comment, or create it; `learnt` gets an id the record lacked."""
+    body = render(task, ctx.labels)
+    comment_id = task.comment_id
+    if not comment_id and task.attempts:  # a run that died may have created it already
+        found = await find_status_comment(ctx, task.issue)
+        comment_id = found[0] if found is not None else 0
+    if comment_id:
+        await ctx.gh.update_comment(comment_id, body)
+    else:
+        comment_id = await ctx.gh.create_comment(task.issue, body)
+    if comment_id != task.comment_id:
+        learnt.append(comment_id)
+
+
+async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Task] | None:
+    """The newest status comment IssuePilot wrote on the issue, with its record.
+
+    Only comments by IssuePilot's own logins count: anyone can paste a marker."""
+    found = None
+    async for comment in ctx.gh.list_comments(issue):
+        if comment.author in ctx.rules.bot_logins:
+            record = parse_record(comment.text)
+            if record is not None and record.issue == issue:
+                found = (comment.id, record)
+    return found

@@ -1,5 +1,6 @@
 """Drive the real `issuepilot` CLI as a subprocess, with the environment a runner gives."""
 
+import asyncio
 import json
 import os
 import signal
@@ -9,6 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
+from issuepilot.keys import Keys
+from issuepilot.store import RedisTaskStore
 from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
 
@@ -123,6 +128,24 @@ class World:
         os.kill(proc.pid, signal.SIGKILL)
         self.finish(proc, run)
         release.set()
+
+    def expire_lease(self, issue: int) -> None:
+        """What the passing of time does to a dead run's lease: the record's lease and the
+        task's file locks lapse. Set directly, instead of sleeping until they do."""
+
+        async def lapse() -> None:
+            redis = Redis.from_url(self.redis_url)
+            store = RedisTaskStore(redis, self.github.repo)
+            task = await store.load(issue)
+            assert task is not None
+            assert await store.commit(task.model_copy(update={"lease_until": 0.0})) is not None
+            keys = Keys(self.github.repo)
+            paths = await redis.hkeys(keys.held(str(issue)))
+            if paths:
+                await redis.delete(*(keys.lock(p.decode()) for p in paths))
+            await redis.aclose()
+
+        asyncio.run(lapse())
 
     def comment(self, issue: int) -> str:
         """The status comment's body (the bot's only comment with a marker)."""

@@ -1,7 +1,6 @@
 """The real CLI, as a runner starts it, against the fake GitHub, the fake model and Redis."""
 
 import json
-import time
 
 import pytest
 from redis.asyncio import Redis
@@ -170,9 +169,6 @@ def test_events_from_the_action_itself_are_ignored(world: World) -> None:
 @pytest.mark.parametrize("crash_at", [r"/git/refs$", r"/pulls$"])
 def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at: str) -> None:
     gh = world.github
-    config = world.tmp / "workspace" / ".github"
-    config.mkdir()
-    (config / "issuepilot.yml").write_text("lease-minutes: 0.06\n")  # a 3.6 s lease
     issue = gh.open_issue("Crash", "Edit `src/app.py`.")
     plan_and_approve(world, issue)
     # The ref (or the PR) is created on GitHub, but the run dies before it hears back.
@@ -180,7 +176,7 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     assert record(world, issue)["state"] in ("approved", "executing")
     busy = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert "already running" in busy.stdout
-    time.sleep(3.7)  # let the dead run's lease expire
+    world.expire_lease(issue)
     recovered = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert recovered.code == 0, recovered.stdout + recovered.stderr
     assert recovered.outputs["task-state"] == "pr-open"
@@ -231,9 +227,6 @@ def test_every_logged_request_is_a_documented_github_call(world: World) -> None:
 
 def test_sweep_recovers_dead_steps_and_repairs_labels(world: World) -> None:
     gh = world.github
-    config = world.tmp / "workspace" / ".github"
-    config.mkdir()
-    (config / "issuepilot.yml").write_text("lease-minutes: 0.01\n")  # a 0.6 s lease
     dead = gh.open_issue("Dies while planning", "Edit `src/app.py`.")
     world.step(gh.label_event(dead, "issuepilot"))
     world.kill_next_run_at("GET", rf"/issues/{dead}$")
@@ -241,7 +234,7 @@ def test_sweep_recovers_dead_steps_and_repairs_labels(world: World) -> None:
     world.step(gh.label_event(drifted, "issuepilot"))
     gh.dispatches.clear()
     gh.issues[drifted].labels.remove("issuepilot:queued")  # someone removed it by hand
-    time.sleep(1)  # let the dead run's lease expire
+    world.expire_lease(dead)
 
     swept = world.step(("schedule", {"schedule": "*/15 * * * *"}))
     assert swept.code == 0, swept.stdout + swept.stderr

@@ -1,0 +1,169 @@
+"""In-memory `TaskStore` and `LockManager` on an injected clock, for fast in-process tests.
+
+They keep the promises of the Redis implementations (the same contract tests run against
+both): compare-and-set on the record's version; locks all or nothing, owned by a token,
+expiring with their TTL, a fair waiting line whose ready waiters are woken on release.
+Time is whatever `clock()` says, so a test expires a lease by moving the clock.
+"""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..locks import TASK_ID, Lease, LockConflict, LockLost, Released
+from ..machine import FINAL
+from ..models import Task
+from ..paths import normalize_path
+
+
+@dataclass
+class Clock:
+    """A clock that moves only when told to."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class MemoryStore:
+    clock: Callable[[], float] = field(default_factory=Clock)
+    records: dict[int, tuple[int, str]] = field(default_factory=dict)  # issue -> version, JSON
+    flags: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+
+    async def load(self, issue: int) -> Task | None:
+        if issue not in self.records:
+            return None
+        version, data = self.records[issue]
+        return Task.model_validate_json(data).model_copy(update={"version": version})
+
+    async def commit(self, task: Task) -> Task | None:
+        version = self.records.get(task.issue, (0, ""))[0]
+        if version != task.version:
+            return None
+        self.records[task.issue] = (version + 1, task.to_json())
+        return task.model_copy(update={"version": version + 1})
+
+    async def live(self) -> list[int]:
+        return sorted(
+            issue
+            for issue, (_, data) in self.records.items()
+            if Task.model_validate_json(data).state not in FINAL
+        )
+
+    async def get_flag(self, key: str) -> str | None:
+        value, until = self.flags.get(key, (None, None))
+        if value is None or (until is not None and until <= self.clock()):
+            return None
+        return value
+
+    async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
+        self.flags[key] = (value, self.clock() + ttl_s if ttl_s else None)
+
+
+@dataclass
+class _Held:
+    task: str
+    token: str
+    until: float
+
+
+@dataclass
+class MemoryLocks:
+    clock: Callable[[], float] = field(default_factory=Clock)
+    held: dict[str, _Held] = field(default_factory=dict)  # path -> holder
+    waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    _line: int = 0
+
+    def _holder(self, path: str) -> _Held | None:
+        held = self.held.get(path)
+        if held is not None and held.until <= self.clock():
+            del self.held[path]
+            return None
+        return held
+
+    async def acquire(
+        self, task: str, paths: Sequence[str], ttl_s: float, token: str | None = None
+    ) -> Lease:
+        if not TASK_ID.match(task):
+            raise InputError(f"invalid task id {task!r}")
+        norm = sorted({normalize_path(p) for p in paths})
+        if not norm:
+            raise InputError("acquire needs at least one path")
+        token = token or secrets.token_hex(16)
+        holders = {p: h for p in norm if (h := self._holder(p)) is not None}
+        conflicts = {p: h.task for p, h in holders.items() if (h.task, h.token) != (task, token)}
+        if conflicts:
+            self._line += 1
+            since = self.waiting.get(task, (float(self._line), frozenset()))[0]
+            self.waiting[task] = (since, frozenset(norm))
+            raise LockConflict(conflicts)
+        if len(holders) < len(norm):  # a retry of a grant that took effect writes nothing
+            until = self.clock() + ttl_s
+            for path in norm:
+                self.held[path] = _Held(task, token, until)
+        self.waiting.pop(task, None)
+        return Lease(task, token, tuple(norm))
+
+    async def extend(self, lease: Lease, ttl_s: float) -> None:
+        lost = [p for p in lease.paths if not self._owns(lease, p)]
+        if lost:
+            raise LockLost(lost)
+        for path in lease.paths:
+            self.held[path].until = self.clock() + ttl_s
+
+    def _owns(self, lease: Lease, path: str) -> bool:
+        held = self._holder(path)
+        return held is not None and (held.task, held.token) == (lease.task, lease.token)
+
+    async def release(self, lease: Lease) -> Released:
+        freed = [p for p in lease.paths if self._owns(lease, p)]
+        for path in freed:
+            del self.held[path]
+        return Released(freed, self._ready() if freed else [])
+
+    async def release_task(self, task: str) -> Released:
+        freed = sorted(p for p in list(self.held) if (h := self._holder(p)) and h.task == task)
+        for path in freed:
+            del self.held[path]
+        self.waiting.pop(task, None)
+        return Released(freed, self._ready())
+
+    async def holders(self, paths: Sequence[str]) -> dict[str, str]:
+        norm = sorted({normalize_path(p) for p in paths})
+        return {p: h.task for p in norm if (h := self._holder(p)) is not None}
+
+    async def reap(self) -> list[str]:
+        for path in list(self.held):
+            self._holder(path)
+        return self._ready()
+
+    def _ready(self) -> list[str]:
+        """Waiters whose paths are all free, oldest first, leaving out one that wants a
+        path an older ready waiter wants too."""
+        ready: list[str] = []
+        claimed: set[str] = set()
+        for task, (_, wants) in sorted(self.waiting.items(), key=lambda item: item[1][0]):
+            free = all(
+                p not in claimed and ((h := self._holder(p)) is None or h.task == task)
+                for p in wants
+            )
+            if free:
+                ready.append(task)
+                claimed |= wants
+        return ready
+
+    @asynccontextmanager
+    async def keep_alive(self, lease: Lease, ttl_s: float) -> AsyncIterator[asyncio.Event]:
+        """Renewal is instant on this clock: the lease is renewed on entry and checked on
+        exit; a lease a test expired meanwhile raises `LockLost` as the real one would."""
+        await self.extend(lease, ttl_s)
+        yield asyncio.Event()
+        await self.extend(lease, ttl_s)

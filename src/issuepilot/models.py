@@ -51,6 +51,15 @@ class FileChange(Model):
     executable: bool = False
 
     @property
+    def size(self) -> int:
+        """The file's new size in bytes (0 for a deletion)."""
+        if self.content is None:
+            return 0
+        if self.encoding == "base64":
+            return len(self.content) * 3 // 4 - self.content[-2:].count("=")
+        return len(self.content.encode())
+
+    @property
     def lines(self) -> list[str]:
         if self.content is None or self.encoding != "utf-8":
             return []
@@ -134,6 +143,11 @@ class Task(Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
+
+    def public_json(self) -> str:
+        """The record as the status comment shows it: no store version, no capability (a
+        lock token would let its reader release or renew the task's locks)."""
+        return self.model_dump_json(exclude_defaults=True, exclude={"version", "lock_token"})
 
 
 def holders_text(holders: dict[str, str], path: str = "{}") -> str:

@@ -76,7 +76,7 @@ class World:
             "ISSUEPILOT_REDIS_URL": self.redis_url,
             "ISSUEPILOT_MODEL": "fake-model",
             "ISSUEPILOT_MODEL_BASE_URL": self.model.url,
-            "ISSUEPILOT_MODEL_API_KEY": "",
+            "ISSUEPILOT_MODEL_API_KEY": "fake-model-key",
             "ISSUEPILOT_HTTP_LOG": str(self.http_log),
             **self.extra_env,
         }

@@ -15,9 +15,9 @@ S = TaskState
 
 
 def record(world: World, issue: int) -> dict[str, object]:
-    task = parse_record(world.comment(issue))
-    assert task is not None
-    return task.model_dump()
+    found = parse_record(world.comment(issue))
+    assert found is not None
+    return found.task.model_dump()
 
 
 def plan_and_approve(world: World, issue: int) -> None:

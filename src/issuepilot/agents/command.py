@@ -31,6 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import InputError, ModelError, first_error
+from ..github.untrusted import looks_like_credential
 from ..models import ChangeSet, FileChange, Plan
 from ..paths import repo_path
 from . import prompts
@@ -159,9 +160,15 @@ class CommandAgent:
 
 
 def agent_env(runner_env: dict[str, str], pass_env: list[str]) -> dict[str, str]:
-    """The runner's environment without credentials, except those the config passes."""
+    """The runner's environment without credentials, except those the config passes. A
+    credential is known by its name (`*TOKEN*`, ...) or by its value (a URL with a password,
+    a GitHub token, a private key), whatever the variable is called."""
     keep = set(pass_env)
-    return {k: v for k, v in runner_env.items() if k in keep or not SECRET_NAME.search(k)}
+    return {
+        k: v
+        for k, v in runner_env.items()
+        if k in keep or not (SECRET_NAME.search(k) or looks_like_credential(v))
+    }
 
 
 async def git(workspace: Path, *args: str, check: bool = True) -> bytes:

@@ -47,6 +47,7 @@ class GitHub:
         on_token: Callable[[str], None] = lambda _: None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        app_permissions: dict[str, str] | None = None,
     ) -> None:
         self.repo = repo
         self.http_log = http_log
@@ -55,7 +56,9 @@ class GitHub:
         self.app: AppAuth | None = None
         auth: httpx.Auth = TokenAuth(token)
         if app is not None:
-            self.app = AppAuth(app[0], app[1], repo, api_url, on_token=on_token, log=self._log)
+            self.app = AppAuth(
+                *app, repo, api_url, on_token=on_token, log=self._log, permissions=app_permissions
+            )
             auth = self.app
         self._client = httpx.AsyncClient(
             base_url=api_url.rstrip("/"),

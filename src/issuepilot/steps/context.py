@@ -11,6 +11,8 @@ from ..config import RepoConfig, Settings
 from ..errors import Superseded
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
+from ..github.status import Seal
+from ..github.untrusted import Redactor
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
@@ -43,6 +45,8 @@ class Context:
     known_labels: dict[int, set[str]] = field(default_factory=dict)
     labels_ready: bool = False  # the repository's labels exist (checked once per run)
     dispatched: list[int] = field(default_factory=list)  # issues whose next run was started
+    redact: Redactor = field(default_factory=Redactor)  # every secret this run knows
+    seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
 
     @property
     def config(self) -> RepoConfig:

@@ -4,8 +4,10 @@ Calls run concurrently, so mirroring costs one round trip whatever it changes.
 """
 
 import asyncio
+import hashlib
+import secrets
 
-from ..github.status import parse_record, render
+from ..github.status import Record, Seal, parse_record, render
 from ..labels import label_changes
 from ..machine import shown
 from ..models import Task
@@ -68,7 +70,7 @@ def label_shown(ctx: Context, task: Task) -> str:
 
 async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
     """Edit the status comment, or create it; `learnt` gets an id the record lacked."""
-    body = render(task, ctx.labels)
+    body = render(task, ctx.labels, ctx.redact, await record_seal(ctx))
     comment_id = task.comment_id
     if not comment_id and task.attempts:  # a run that died may have created it already
         found = await find_status_comment(ctx, task.issue)
@@ -81,14 +83,28 @@ async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
         learnt.append(comment_id)
 
 
-async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Task] | None:
+async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Record] | None:
     """The newest status comment IssuePilot wrote on the issue, with its record.
 
-    Only comments by IssuePilot's own logins count: anyone can paste a marker."""
+    Only comments by IssuePilot's own logins count, and of their records only a signed
+    one is trusted in full: other workflows may post as the same login."""
+    seal = await record_seal(ctx)
     found = None
     async for comment in ctx.gh.list_comments(issue):
         if comment.author in ctx.rules.bot_logins:
-            record = parse_record(comment.text)
-            if record is not None and record.issue == issue:
+            record = parse_record(comment.text, seal)
+            if record is not None and record.task.issue == issue:
                 found = (comment.id, record)
     return found
+
+
+async def record_seal(ctx: Context) -> Seal:
+    """The key that signs task records: from the record-key input, else one generated once
+    per repository and kept in the store."""
+    if ctx.seal is None:
+        material = ctx.settings.record_key.get_secret_value()
+        if not material:
+            material = await ctx.store.ensure_flag(ctx.keys.record_key, secrets.token_hex(32))
+        key = hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest()
+        ctx.seal = Seal(ctx.settings.repo, key)
+    return ctx.seal

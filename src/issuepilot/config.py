@@ -39,6 +39,9 @@ class RepoConfig(BaseModel):
     agent_timeout_minutes: float = Field(20, gt=0, le=360)
     agent_env: list[str] = Field(default_factory=list)
     agent_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    # Where agent commands and checks run: see docs/security.md.
+    sandbox: Literal["user", "container", "none"] = "user"
+    sandbox_image: str | None = None  # the image of `sandbox: container`
     out_of_scope: Literal["refuse", "lock"] = "refuse"
     protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
     allow_protected: bool = False

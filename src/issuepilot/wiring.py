@@ -79,7 +79,7 @@ async def run_step(
     agents: list[Agent] = []
 
     def make_agent(role: str, spent: Usage) -> Agent:
-        agent = build_agent(settings, role, spent)
+        agent = build_agent(settings, role, spent, redact)
         agents.append(agent)
         return agent
 
@@ -112,7 +112,7 @@ def app_permissions(config: RepoConfig) -> dict[str, str]:
     return APP_PERMISSIONS
 
 
-def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
+def build_agent(settings: Settings, role: str, spent: Usage, redact: Redactor) -> Agent:
     """The backend for a role: the agent command where the config gives it the role, else
     the built-in one on the model endpoint. Both count against the task's budget."""
     config = settings.config
@@ -126,6 +126,9 @@ def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
             timeout_s=config.agent_timeout_minutes * 60,
             output_cap=config.agent_output_bytes,
             budget=budget,
+            sandbox=config.sandbox,
+            sandbox_image=config.sandbox_image,
+            redact=redact,
         )
     return OpenAIAgent(
         settings.model,

@@ -108,6 +108,8 @@ def render(
     lines.append("")
     if task.error:
         lines += [f"> [!WARNING]\n> {show(task.error)}", ""]
+    for notice in task.notices:
+        lines += [f"> [!CAUTION]\n> {show(notice)}", ""]
     if task.waiting_on:
         held = holders_text({span(p): t for p, t in task.waiting_on.items()}, path="`{}`")
         lines += [f"Waiting for files locked by other tasks: {held}", ""]

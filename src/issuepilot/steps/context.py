@@ -83,6 +83,14 @@ class Context:
         repo = self.payload.repository
         return self.config.base_branch or (repo.default_branch if repo else "main")
 
+    def spent(self, task: Task, agent: Agent) -> Task:
+        """`task` with what `agent` spent and what the maintainers must know of its run."""
+        new = [n for n in agent.notices if n not in task.notices]
+        for notice in new:
+            self.say(f"#{task.issue}: warning: {notice}")
+        update = {"usage": agent.budget.total(), "notices": [*task.notices, *new]}
+        return task.model_copy(update=update)
+
     def stamp(self) -> str:
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M UTC")
 

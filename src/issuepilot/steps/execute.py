@@ -73,14 +73,14 @@ async def execute(ctx: Context, task: Task) -> Outcome:
         async with ctx.locks.keep_alive(lease, config.lease_s):
             lease, written = await _write(ctx, working, plan, lease, agent)
     except IssuePilotError as exc:
-        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
+        await fail(ctx, ctx.spent(working, agent), exc)
         raise
     # An open PR keeps its files for days, not minutes; the sweep renews while it is open.
     await ctx.locks.extend(lease, config.pr_lease_s)
     try:
         opened = await transition(
             ctx,
-            working,
+            ctx.spent(working, agent),
             Move.OPENED,
             note=f"pull request #{written.pr}",
             lost="the task moved on while executing (cancelled?)",
@@ -90,7 +90,6 @@ async def execute(ctx: Context, task: Task) -> Outcome:
             pr_url=written.url,
             waiting_on={},
             extra_paths=written.extra,
-            usage=agent.budget.total(),
         )
     except Superseded:
         await ctx.locks.release(lease)

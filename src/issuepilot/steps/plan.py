@@ -30,12 +30,12 @@ async def plan(ctx: Context, task: Task) -> Outcome:
     except Superseded:
         raise
     except IssuePilotError as exc:
-        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
+        await fail(ctx, ctx.spent(working, agent), exc)
         raise
     digest, version = proposal.digest(), working.plan_version + 1
     reviewed = await transition(
         ctx,
-        working,
+        ctx.spent(working, agent),
         Move.PLANNED,
         lost="the task moved on while planning (cancelled?): plan discarded",
         plan=proposal,
@@ -47,7 +47,6 @@ async def plan(ctx: Context, task: Task) -> Outcome:
             PlanVersion(version=version, digest=digest, at=ctx.stamp()),
         ],
         title=issue.title,
-        usage=agent.budget.total(),
     )
     return Outcome(reviewed, f"plan v{reviewed.plan_version} posted for review")
 

@@ -130,6 +130,7 @@ class Task(Model):
     pr_url: str = ""
     comment_id: int = 0
     error: str = ""
+    refusal: str = ""  # why someone's request was refused, noted once per state
     history: list[HistoryEntry] = Field(default_factory=list)
 
     def to_json(self) -> str:

@@ -3,8 +3,6 @@ label, and exactly one status comment carries the task record."""
 
 from collections.abc import Callable
 
-import pytest
-
 from issuepilot.config import RepoConfig
 from issuepilot.github.status import MARKER
 from issuepilot.labels import COLORS, Labels
@@ -162,12 +160,6 @@ async def test_a_forged_marker_in_the_plan_cannot_change_the_shown_record(sim: S
     assert "&lt;!-- issuepilot:task" in sim.status_comments(issue)[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mirror._write_comment edits task.comment_id blindly: once a person deleted the "
-    "status comment, the PATCH's 404 comes out of publish's TaskGroup and every later step "
-    "of the task dies after its commit, instead of writing a new status comment",
-)
 async def test_a_deleted_status_comment_is_written_anew(sim: Sim) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
     reviewed = await sim.to_plan_review(issue)

@@ -194,11 +194,6 @@ async def test_one_broken_task_does_not_stop_the_sweep(sim: Sim) -> None:
     assert any(s.startswith(f"#{broken}: sweep failed:") for s in sim.said)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mirror.publish writes labels in an asyncio.TaskGroup, so a GitHub error there "
-    "surfaces as an ExceptionGroup that sweep.py:27 (`except IssuePilotError`) lets through",
-)
 async def test_a_github_error_while_repairing_one_task_does_not_stop_the_sweep(sim: Sim) -> None:
     broken = await issue_in(sim, S.QUEUED)
     queued = await issue_in(sim, S.QUEUED, path="src/util.py")

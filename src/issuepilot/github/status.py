@@ -70,6 +70,8 @@ def render(task: Task, labels: Labels) -> str:
     lines.append("")
     if task.error:
         lines += [f"> [!WARNING]\n> {escape(task.error)}", ""]
+    if task.refusal:
+        lines += [f"> [!NOTE]\n> {escape(task.refusal)}", ""]
     if task.waiting_on:
         held = holders_text({escape(p): t for p, t in task.waiting_on.items()}, path="`{}`")
         lines += [f"Waiting for files locked by other tasks: {held}", ""]

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).parents[1] / "src" / "issuepilot" / "testing" / "github_examples.json"
+# Keys whose presence states a fact the fake decides from its own state: GitHub's example
+# issue is a pull request, and an answer saying so would make every issue one.
+FACTS = {"issue": ["pull_request"]}
 OPERATIONS = [
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}", "200"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", "200"),
@@ -79,10 +82,19 @@ class Spec:
     def example(self, method: str, path: str, status: str) -> Any:
         response = self.resolve(self.data["paths"][path][method.lower()]["responses"][status])
         content = response["content"]["application/json"]
-        value = self.resolve(self.resolve(next(iter(content["examples"].values())))["value"])
-        if isinstance(value, dict) and "summary" in value and "value" in value:
-            value = value["value"]
+        value = self.example_value(next(iter(content["examples"].values())))
         return self.complete(value, content["schema"])
+
+    def example_value(self, node: Any) -> Any:
+        """The value of an Example Object, or of a `$ref` to one (whose value may itself be
+        a `$ref` to another example)."""
+        name = node.get("$ref", "").rpartition("/")[2]
+        value = self.resolve(node)["value"]
+        if isinstance(value, dict) and "$ref" in value:
+            return self.example_value(value)
+        for key in FACTS.get(name, []):
+            value.pop(key, None)
+        return value
 
 
 def main(spec_path: str) -> None:

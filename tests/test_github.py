@@ -24,7 +24,7 @@ from issuepilot.github.errors import (
 )
 from issuepilot.github.retry import RetryPolicy
 from issuepilot.models import ChangeSet, FileChange
-from issuepilot.testing.fake_github import App, FakeGitHub
+from issuepilot.testing.github import App, FakeGitHub
 
 from .e2e.harness import rsa_key
 from .e2e.openapi import check_request, needs_spec, resolve, spec, validate
@@ -327,7 +327,7 @@ async def test_concurrent_pushes_to_one_branch_both_keep_history(
     winners = [h for h in heads if isinstance(h, str)]
     assert winners and fake.refs["heads/topic"] in winners
     final = fake.refs["heads/topic"]
-    assert all(w in fake._ancestors(final) for w in winners)
+    assert all(w in fake.ancestors(final) for w in winners)
 
 
 # -- conformance -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Regenerate `src/issuepilot/testing/github_examples.json` from GitHub's REST description.
+"""Regenerate `src/issuepilot/testing/github/answers.json` from GitHub's REST description.
 
 The fake GitHub answers with these example bodies (GitHub's own, from the MIT-licensed
 `@octokit/openapi` description) with its live values laid over them, so its answers have
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).parents[1] / "src" / "issuepilot" / "testing" / "github_examples.json"
+OUT = Path(__file__).parents[1] / "src" / "issuepilot" / "testing" / "github" / "answers.json"
 # Keys whose presence states a fact the fake decides from its own state: GitHub's example
 # issue is a pull request, and an answer saying so would make every issue one.
 FACTS = {"issue": ["pull_request"]}

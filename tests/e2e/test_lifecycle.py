@@ -328,7 +328,7 @@ def test_a_github_error_fails_the_step_recoverably(
 
 
 def test_acting_as_a_github_app_masks_its_token(world: World) -> None:
-    from issuepilot.testing.fake_github import App
+    from issuepilot.testing.github import App
 
     from .harness import rsa_key
 

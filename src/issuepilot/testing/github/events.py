@@ -1,0 +1,80 @@
+"""What people do in the repository, each returned as the event GitHub sends:
+`(event name, payload)`, as a workflow run finds them in `GITHUB_EVENT_NAME` and
+`GITHUB_EVENT_PATH`. Payload reference:
+https://docs.github.com/en/webhooks/webhook-events-and-payloads
+"""
+
+from typing import Any
+
+from .state import BOT, STAMP, Issue, RepoState
+
+Json = Any
+Event = tuple[str, Json]
+WORKFLOW = ".github/workflows/issuepilot.yml"
+
+
+class Activity(RepoState):
+    def open_issue(self, title: str, body: str = "", user: str = "octocat") -> int:
+        with self.lock:
+            number = self.next_number()
+            self.issues[number] = Issue(number, title, body, user)
+            return number
+
+    # -- issues and comments -------------------------------------------------------------
+
+    def label_event(
+        self, number: int, label: str, sender: str = "octocat", add: bool = True
+    ) -> Event:
+        """Add (or remove) a label: `issues` labeled (unlabeled)."""
+        with self.lock:
+            issue = self.issues[number]
+            if add and label not in issue.labels:
+                self.ensure_label(label)
+                issue.labels.append(label)
+            elif not add and label in issue.labels:
+                issue.labels.remove(label)
+            live = {"label": self.label_json(label), "issue": self.issue_json(issue)}
+            return self._event("issues", "labeled" if add else "unlabeled", live, sender)
+
+    def comment_event(self, number: int, body: str, sender: str = "octocat") -> Event:
+        """Comment on an issue: `issue_comment` created."""
+        with self.lock:
+            cid = self.new_id()
+            self.comments[cid] = {"id": cid, "issue": number, "body": body, "user": sender}
+            live = {
+                "issue": self.issue_json(self.issues[number]),
+                "comment": self.comment_json(self.comments[cid]),
+            }
+            return self._event("issue_comment", "created", live, sender)
+
+    def close_issue_event(self, number: int, sender: str = "octocat") -> Event:
+        with self.lock:
+            issue = self.issues[number]
+            issue.state, issue.closed_at, issue.state_reason = "closed", STAMP, "completed"
+            return self._event("issues", "closed", {"issue": self.issue_json(issue)}, sender)
+
+    # -- workflows -----------------------------------------------------------------------
+
+    def dispatch_event(self, inputs: dict[str, str], sender: str = BOT) -> Event:
+        """Run the workflow by hand (or by the action itself): `workflow_dispatch`."""
+        live = {"inputs": inputs, "ref": "refs/heads/main", "workflow": WORKFLOW}
+        return self._event("workflow_dispatch", None, live, sender)
+
+    # -- pull requests -------------------------------------------------------------------
+
+    def merge_pull(self, number: int, merged: bool = True, sender: str = "octocat") -> Event:
+        """Merge (or just close) a pull request: `pull_request` closed."""
+        with self.lock:
+            pull = self.pulls[number]
+            pull.update(state="closed", merged=merged, closed_at=STAMP)
+            if merged:
+                self.merge(pull["base"], pull["head"], f"Merge #{number}")
+                pull["merged_at"] = STAMP
+            self.issues[number].state, self.issues[number].closed_at = "closed", STAMP
+            live = {"number": number, "pull_request": self.pull_json(pull)}
+            return self._event("pull_request", "closed", live, sender)
+
+    def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:
+        payload = {**({"action": action} if action else {}), **live}
+        payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
+        return name, payload

@@ -7,7 +7,7 @@ By concern:
 - `events`: what people do, as the event payloads GitHub sends;
 - `routes`: the REST operations served, one module per area;
 - `examples`: GitHub's example answers the live values are laid over;
-- `server`: `FakeGitHub`, composing them, served over loopback HTTP.
+- `server`: `FakeGitHub`, composing them, over loopback HTTP or in-process.
 """
 
 from .server import FakeGitHub

@@ -1,7 +1,8 @@
 """Faults a test can inject into the fake GitHub: errors, rate limits, lost replies and
 held requests, each for the next requests whose method and path match.
 
-A held request blocks the thread serving it until the test releases it.
+A held request blocks the thread serving it until the test releases it, so `hold` is for
+the loopback server; in-process (`transport()`) it would block the event loop.
 """
 
 import re

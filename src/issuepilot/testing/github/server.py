@@ -1,5 +1,5 @@
 """`FakeGitHub`: one repository's GitHub, served over real HTTP on loopback (`start`, or
-`with`).
+`with`) or in-process (`transport()`, for an httpx client).
 
 It serves the routes of `routes.ROUTES` and answers any other with GitHub's 404 body,
 recording it in `unknown` so tests can fail on it. Every request is kept in `requests`

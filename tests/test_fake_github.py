@@ -1,6 +1,9 @@
-"""The fake GitHub itself: served in-process through httpx's mock transport."""
+"""The fake GitHub itself: served in-process through httpx's mock transport, and the
+vendored REST description current with its routes."""
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -8,6 +11,9 @@ from issuepilot.github.client import GitHub
 from issuepilot.github.errors import ServerError
 from issuepilot.github.retry import RetryPolicy
 from issuepilot.testing.github import FakeGitHub
+from issuepilot.testing.github.routes import ROUTES
+
+from .github.schemas import REST, rest
 
 FAST = RetryPolicy(attempts=3, base_s=0.001, max_wait_s=1)
 
@@ -56,3 +62,30 @@ async def test_a_lost_reply_in_process_is_a_dropped_connection(
     fake.lose_reply("POST", rf"/issues/{n}/comments$")
     comment = await gh.create_comment(n, "once")
     assert list(fake.comments) == [comment]
+
+
+# -- the vendored descriptions ---------------------------------------------------------------
+
+
+def test_the_vendored_rest_description_has_every_route_the_fake_serves() -> None:
+    paths = rest().document["paths"]
+    missing = [
+        f"{r.method} {r.template}"
+        for r in ROUTES
+        if r.method.lower() not in paths.get(r.template, {})
+    ]
+    assert not missing, f"run tools/github_data.py: {missing}"
+
+
+def test_every_reference_in_the_vendored_description_resolves() -> None:
+    for ref in references(json.loads(REST.read_text())):
+        assert rest().resolve({"$ref": ref}) is not None, ref
+
+
+def references(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [ref for item in node for ref in references(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+    return own + [ref for value in node.values() for ref in references(value)]

@@ -1,7 +1,8 @@
 """The fake's route table: every REST operation it serves, grouped by area.
 
-A new route goes into its area's module (or a new one listed here), and into
-`tools/github_examples.py` for GitHub's example answer.
+A new route goes into its area's module (or a new one listed here); regenerating with
+`tools/github_data.py` then adds GitHub's example answer and its part of the REST
+description for the tests.
 """
 
 from . import actions, app, git, issues, pulls

@@ -1,17 +1,23 @@
 """Regenerate every file made from GitHub's published API descriptions.
 
 Reads GitHub's REST description (`api.github.com.json.gz`, from the npm package
-`@octokit/openapi` 23.0.2, MIT-licensed: see tests/github/NOTICE) and writes:
+`@octokit/openapi` 23.0.2) and webhook schemas (`webhooks.schema.json.gz`, from
+`@octokit/webhooks-schemas` 7.6.1), both MIT-licensed (see tests/github/NOTICE), and writes:
 
 - src/issuepilot/testing/github/answers.json: the example answer of each operation the
   fake GitHub serves, completed where the answer's schema requires a field it lacks;
+- src/issuepilot/testing/github/events.json: a payload template of each event the fake
+  builds, made of the REST description's example objects, completed where the event's
+  webhook schema requires a field and pruned of what it forbids;
 - tests/github/rest-api.json: the operations the fake serves and every component they
-  reference, trimmed of prose and examples, so the tests check requests and answers.
+  reference, trimmed of prose and examples, so the tests check requests and answers;
+- tests/github/webhooks.json: the webhook schemas of those events and every definition
+  they reference, trimmed the same way.
 
 The operations are read from the fake's route table, so a new route is picked up by
 running this again:
 
-    .venv/bin/python tools/github_data.py [FOLDER HOLDING api.github.com.json.gz]
+    .venv/bin/python tools/github_data.py [FOLDER HOLDING THE TWO FILES]
 """
 
 import copy
@@ -30,6 +36,21 @@ VENDORED = ROOT / "tests" / "github"
 # Keys whose presence states a fact the fake decides from its own state: GitHub's example
 # issue is a pull request, and a template saying so would make every issue one.
 FACTS = {"issue": ["pull_request"]}
+# Every event the fake builds, by its webhook schema's name: which of the REST
+# description's example objects fills each field. All of them also carry the repository
+# and the sender.
+EVENTS: dict[str, dict[str, str]] = {
+    "issues$labeled": {"issue": "issue", "label": "label"},
+    "issues$unlabeled": {"issue": "issue", "label": "label"},
+    "issues$closed": {"issue": "issue"},
+    "issues$reopened": {"issue": "issue"},
+    "issue_comment$created": {"issue": "issue", "comment": "issue-comment"},
+    "pull_request$closed": {"pull_request": "pull-request"},
+    "workflow_dispatch$event": {},
+}
+REPOSITORY, SENDER = "full-repository", "simple-user"
+# The webhook schemas do not name their version: keep this in step with the file read.
+WEBHOOKS_PACKAGE = "@octokit/webhooks-schemas 7.6.1"
 # Keywords that only explain: dropped from the vendored descriptions. A property that
 # happens to bear one of these names is kept (see `trim`).
 PROSE = {
@@ -44,6 +65,7 @@ PROSE = {
     "x-github",
     "x-github-breaking-changes",
     "x-octokit",
+    "tsAdditionalProperties",
 }
 NAME_MAPS = {"properties", "patternProperties", "definitions"}  # their keys are names
 PY_TYPES: dict[str, Any] = {
@@ -124,6 +146,9 @@ class Document:
 
     # -- the REST description's examples -------------------------------------------------
 
+    def named_example(self, name: str) -> Json:
+        return self.example({"$ref": f"#/components/examples/{name}"})
+
     def example(self, node: Json) -> Json:
         """The value of an Example Object (or of a `$ref` to one), as a fresh copy."""
         name = node.get("$ref", "").rpartition("/")[2] if isinstance(node, dict) else ""
@@ -167,6 +192,29 @@ def _fits(value: Json, schema: Json) -> bool:
     if isinstance(value, bool):
         return "boolean" in kinds
     return any(isinstance(value, PY_TYPES[k]) for k in kinds if k != "null")
+
+
+# -- event templates ------------------------------------------------------------------------
+
+
+def event_templates(rest: Document, webhooks: Document) -> dict[str, Json]:
+    templates = {}
+    for name, fields in EVENTS.items():
+        action = name.partition("$")[2]
+        payload = {key: rest.named_example(example) for key, example in fields.items()}
+        payload |= {
+            "repository": rest.named_example(REPOSITORY),
+            "sender": rest.named_example(SENDER),
+        }
+        if action != "event":
+            payload["action"] = action
+        templates[name] = webhooks.fit(payload, {"$ref": f"#/definitions/{name}"})
+    # `schedule` is no webhook and has no schema: only its repository is fitted.
+    repository = rest.named_example(REPOSITORY)
+    templates["schedule"] = {
+        "repository": webhooks.fit(repository, {"$ref": "#/definitions/repository"})
+    }
+    return templates
 
 
 # -- vendored subsets -------------------------------------------------------------------
@@ -232,6 +280,12 @@ def rest_subset(rest: Document) -> dict[str, Json]:
     return {"openapi": rest.data["openapi"], "info": info, **subset(rest, pointers)}
 
 
+def webhooks_subset(webhooks: Document) -> dict[str, Json]:
+    pointers = [_pointer("definitions", name) for name in [*EVENTS, "repository"]]
+    source = f"A part of {WEBHOOKS_PACKAGE} (MIT License): see NOTICE."
+    return {"$schema": webhooks.data["$schema"], "$comment": source, **subset(webhooks, pointers)}
+
+
 # -- main -------------------------------------------------------------------------------
 
 
@@ -246,10 +300,13 @@ def write(path: Path, data: Json, minify: bool) -> None:
 
 def main(folder: Path) -> None:
     rest = Document(folder / "api.github.com.json.gz")
+    webhooks = Document(folder / "webhooks.schema.json.gz")
     answers = {f"{r.method} {r.template}": rest.answer(r.method, r.template) for r in ROUTES}
     write(FAKE / "answers.json", {k: v for k, v in answers.items() if v is not None}, False)
+    write(FAKE / "events.json", event_templates(rest, webhooks), False)
     VENDORED.mkdir(exist_ok=True)
     write(VENDORED / "rest-api.json", rest_subset(rest), True)
+    write(VENDORED / "webhooks.json", webhooks_subset(webhooks), True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Validation against the vendored REST description, with `jsonschema` (JSON Schema
-draft-07).
+"""Validation against the vendored descriptions, with `jsonschema` (JSON Schema draft-07).
 
-The REST description is OpenAPI 3.0, whose schemas are draft-07 but for `nullable`,
-which is translated here to JSON Schema's null type.
+The webhook schemas are draft-07 already. The REST description is OpenAPI 3.0, whose
+schemas are draft-07 but for `nullable`, which is translated here to JSON Schema's null
+type, so one validator serves both.
 """
 
 import functools
@@ -14,6 +14,7 @@ from jsonschema import Draft7Validator
 
 HERE = Path(__file__).parent
 REST = HERE / "rest-api.json"
+WEBHOOKS = HERE / "webhooks.json"
 
 
 class Schemas:
@@ -41,6 +42,17 @@ class Schemas:
 def rest() -> Schemas:
     """The REST operations the client and the fake use, and their components."""
     return Schemas(from_openapi(json.loads(REST.read_text(encoding="utf-8"))))
+
+
+@functools.cache
+def webhooks() -> Schemas:
+    """The webhook schemas of the events the fake builds, and their definitions."""
+    return Schemas(json.loads(WEBHOOKS.read_text(encoding="utf-8")))
+
+
+def event_errors(definition: str, payload: Any) -> list[str]:
+    """What makes an event payload fail its webhook schema, named like `issues$labeled`."""
+    return webhooks().errors(payload, {"$ref": f"#/definitions/{definition}"})
 
 
 def from_openapi(node: Any) -> Any:

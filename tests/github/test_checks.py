@@ -1,6 +1,7 @@
-"""The checks themselves must catch what they claim to: requests and answers that
-GitHub's REST description does not allow."""
+"""The checks themselves must catch what they claim to: requests, answers and events that
+GitHub's descriptions do not allow."""
 
+import copy
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from issuepilot.testing.github import FakeGitHub
 
 from .openapi import answer_errors, check_request
-from .schemas import from_openapi
+from .schemas import event_errors, from_openapi
 
 TREE = "http://x/repos/o/r/git/trees"
 
@@ -61,6 +62,18 @@ def test_answers_are_checked_against_their_schema() -> None:
     assert answer_errors("POST", COMMENT, 201, answer | {"user": None}) == []  # nullable
     assert answer_errors("POST", COMMENT, 201, answer | {"id": "one"})
     assert answer_errors("POST", COMMENT, 201, {k: v for k, v in answer.items() if k != "url"})
+
+
+def test_events_are_checked_against_their_webhook_schema() -> None:
+    fake = FakeGitHub("o/r")
+    _, labeled = fake.label_event(fake.open_issue("x"), "issuepilot")
+    assert event_errors("issues$labeled", labeled) == []
+    assert event_errors("issues$labeled", {k: v for k, v in labeled.items() if k != "sender"})
+    assert event_errors("issues$labeled", labeled | {"unknown": 1})  # no other properties
+    assert event_errors("issues$closed", labeled | {"action": "closed"})  # the issue is open
+    broken = copy.deepcopy(labeled)
+    del broken["issue"]["user"]["login"]
+    assert event_errors("issues$labeled", broken)
 
 
 def test_openapi_nullable_becomes_json_schemas_null() -> None:

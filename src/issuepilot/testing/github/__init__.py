@@ -6,7 +6,7 @@ By concern:
 - `faults`: errors, rate limits, lost replies and held requests a test injects;
 - `events`: what people do, as the event payloads GitHub sends;
 - `routes`: the REST operations served, one module per area;
-- `examples`: GitHub's example answers the live values are laid over;
+- `examples`: GitHub's example answers and event templates the live values are laid over;
 - `server`: `FakeGitHub`, composing them, over loopback HTTP or in-process.
 """
 

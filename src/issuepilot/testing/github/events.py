@@ -1,11 +1,16 @@
-"""What people do in the repository, each returned as the event GitHub sends:
+"""What people and GitHub do in the repository, each returned as the event GitHub sends:
 `(event name, payload)`, as a workflow run finds them in `GITHUB_EVENT_NAME` and
-`GITHUB_EVENT_PATH`. Payload reference:
+`GITHUB_EVENT_PATH`.
+
+Each payload is GitHub's own example objects with the fake's live values laid over them
+(`examples.events()`, keyed by the webhook schema's name of the event), so it has every field
+GitHub's webhook schema asks for. Payload reference:
 https://docs.github.com/en/webhooks/webhook-events-and-payloads
 """
 
 from typing import Any
 
+from .examples import events, overlay
 from .state import BOT, STAMP, Issue, RepoState
 
 Json = Any
@@ -53,12 +58,25 @@ class Activity(RepoState):
             issue.state, issue.closed_at, issue.state_reason = "closed", STAMP, "completed"
             return self._event("issues", "closed", {"issue": self.issue_json(issue)}, sender)
 
+    def reopen_issue_event(self, number: int, sender: str = "octocat") -> Event:
+        with self.lock:
+            issue = self.issues[number]
+            issue.state, issue.closed_at, issue.state_reason = "open", None, "reopened"
+            return self._event("issues", "reopened", {"issue": self.issue_json(issue)}, sender)
+
     # -- workflows -----------------------------------------------------------------------
 
     def dispatch_event(self, inputs: dict[str, str], sender: str = BOT) -> Event:
         """Run the workflow by hand (or by the action itself): `workflow_dispatch`."""
         live = {"inputs": inputs, "ref": "refs/heads/main", "workflow": WORKFLOW}
         return self._event("workflow_dispatch", None, live, sender)
+
+    def schedule_event(self, cron: str = "*/30 * * * *") -> Event:
+        """A cron tick: `schedule`. It is no webhook, so GitHub publishes no schema for it;
+        its payload names the cron line, the workflow and the repository, and no sender.
+        https://docs.github.com/en/actions/reference/events-that-trigger-workflows#schedule"""
+        live = {"schedule": cron, "workflow": WORKFLOW, "repository": self.repository_json()}
+        return "schedule", overlay(events()["schedule"], live)
 
     # -- pull requests -------------------------------------------------------------------
 
@@ -75,6 +93,7 @@ class Activity(RepoState):
             return self._event("pull_request", "closed", live, sender)
 
     def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:
+        """The payload of `name` (`action`): GitHub's template with the live values over it."""
         payload = {**({"action": action} if action else {}), **live}
         payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
-        return name, payload
+        return name, overlay(events()[f"{name}${action or 'event'}"], payload)

@@ -1,7 +1,7 @@
 """What the fake GitHub knows about its one repository, and how it shows each object.
 
-The `*_json` views hold only the live values; GitHub's example answers supply every
-other field when an answer is built (`examples.overlay`).
+The `*_json` views hold only the live values; GitHub's example objects supply every
+other field when an answer or an event is built (`examples.overlay`).
 """
 
 import threading

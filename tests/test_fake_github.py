@@ -83,6 +83,9 @@ def every_event(fake: FakeGitHub) -> dict[str, Event]:
     built["issues$reopened"] = fake.reopen_issue_event(n)
     built["workflow_dispatch$event"] = fake.dispatch_event({"issue": str(n)})
     merged, closed = open_pull(fake, n, "a"), open_pull(fake, n + 100, "b")
+    built["pull_request_review$submitted"] = fake.review_event(merged)
+    built["workflow_run$completed"] = fake.workflow_run_event(merged)
+    built["check_run$completed"] = fake.check_run_event(merged)
     built["pull_request$closed"] = fake.merge_pull(merged)
     built["pull_request$closed unmerged"] = fake.merge_pull(closed, merged=False)
     return built
@@ -144,6 +147,9 @@ def test_issuepilot_reads_the_events_as_github_sends_them() -> None:
         "issues$closed": (Action.CANCEL, 1),
         "issues$reopened": (Action.ENQUEUE, 1),
         "workflow_dispatch$event": (Action.ADVANCE, 1),
+        "pull_request_review$submitted": (Action.IGNORE, None),
+        "workflow_run$completed": (Action.IGNORE, None),
+        "check_run$completed": (Action.IGNORE, None),
         "pull_request$closed": (Action.FINISH, 1),
         "pull_request$closed unmerged": (Action.FINISH, 101),
         "schedule": (Action.SWEEP, None),
@@ -164,8 +170,19 @@ def test_events_change_the_fakes_state() -> None:
     _, reopened = fake.reopen_issue_event(n)
     assert reopened["issue"]["state_reason"] == "reopened" and fake.issues[n].state == "open"
     pr = open_pull(fake, n, "new")
-    _, closed_pull = fake.merge_pull(pr)
-    assert closed_pull["pull_request"]["merged_at"] and fake.files_at("main")["a.txt"] == "new"
+    head = fake.refs[f"heads/issuepilot/issue-{n}"]
+    _, run = fake.workflow_run_event(pr, name="CI")
+    assert run["workflow_run"]["head_sha"] == head and run["workflow_run"]["name"] == "CI"
+    assert run["workflow_run"]["conclusion"] == "failure"
+    assert run["workflow_run"]["head_branch"] == f"issuepilot/issue-{n}"
+    _, check = fake.check_run_event(pr)
+    assert check["check_run"]["head_sha"] == head
+    assert [p["number"] for p in check["check_run"]["pull_requests"]] == [pr]
+    _, review = fake.review_event(pr)
+    assert review["review"]["state"] == "changes_requested"
+    assert review["pull_request"]["number"] == pr
+    fake.merge_pull(pr)
+    assert fake.files_at("main")["a.txt"] == "new"
 
 
 # -- the vendored descriptions ---------------------------------------------------------------

@@ -46,6 +46,12 @@ EVENTS: dict[str, dict[str, str]] = {
     "issues$reopened": {"issue": "issue"},
     "issue_comment$created": {"issue": "issue", "comment": "issue-comment"},
     "pull_request$closed": {"pull_request": "pull-request"},
+    "pull_request_review$submitted": {
+        "review": "pull-request-review",
+        "pull_request": "pull-request-simple",
+    },
+    "workflow_run$completed": {"workflow_run": "workflow-run", "workflow": "workflow"},
+    "check_run$completed": {"check_run": "check-run"},
     "workflow_dispatch$event": {},
 }
 REPOSITORY, SENDER = "full-repository", "simple-user"

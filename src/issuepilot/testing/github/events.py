@@ -11,7 +11,7 @@ https://docs.github.com/en/webhooks/webhook-events-and-payloads
 from typing import Any
 
 from .examples import events, overlay
-from .state import BOT, STAMP, Issue, RepoState
+from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
 
 Json = Any
 Event = tuple[str, Json]
@@ -92,8 +92,102 @@ class Activity(RepoState):
             live = {"number": number, "pull_request": self.pull_json(pull)}
             return self._event("pull_request", "closed", live, sender)
 
+    def review_event(
+        self,
+        number: int,
+        state: str = "changes_requested",
+        body: str = "Please change this.",
+        sender: str = "octocat",
+    ) -> Event:
+        """Review a pull request: `pull_request_review` submitted."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            del pull["merged"]  # a review names the pull request in GitHub's short form
+            review_id = self.new_id()
+            review = {
+                "id": review_id,
+                "state": state,
+                "body": body,
+                "user": self.user_json(sender),
+                "commit_id": pull["head"]["sha"],
+                "submitted_at": STAMP,
+                "html_url": f"{pull['html_url']}#pullrequestreview-{review_id}",
+                "pull_request_url": pull["url"],
+            }
+            live = {"review": review, "pull_request": pull}
+            return self._event("pull_request_review", "submitted", live, sender)
+
+    def workflow_run_event(
+        self, number: int, conclusion: str = "failure", name: str = "CI", sender: str = "octocat"
+    ) -> Event:
+        """A workflow run on a pull request's head finished: `workflow_run` completed."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            run_id = self.new_id()
+            run = {
+                "id": run_id,
+                "name": name,
+                "head_branch": pull["head"]["ref"],
+                "head_sha": pull["head"]["sha"],
+                "status": "completed",
+                "conclusion": conclusion,
+                "event": "pull_request",
+                "pull_requests": [_pull_reference(pull)],
+                "html_url": f"{WEB}/{self.repo}/actions/runs/{run_id}",
+                "url": f"{API}/repos/{self.repo}/actions/runs/{run_id}",
+                "repository": self.repository_lite_json(),
+                "head_repository": self.repository_lite_json(),
+            }
+            workflow = {
+                "id": stable_id(name),
+                "name": name,
+                "path": f".github/workflows/{name.lower()}.yml",
+            }
+            live = {"workflow_run": run, "workflow": workflow}
+            return self._event("workflow_run", "completed", live, sender)
+
+    def check_run_event(
+        self, number: int, conclusion: str = "failure", name: str = "test", sender: str = "octocat"
+    ) -> Event:
+        """A check on a pull request's head finished: `check_run` completed."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            check_id = self.new_id()
+            check = {
+                "id": check_id,
+                "name": name,
+                "head_sha": pull["head"]["sha"],
+                "status": "completed",
+                "conclusion": conclusion,
+                "completed_at": STAMP,
+                "pull_requests": [_pull_reference(pull)],
+                "html_url": f"{WEB}/{self.repo}/runs/{check_id}",
+                "url": f"{API}/repos/{self.repo}/check-runs/{check_id}",
+            }
+            return self._event("check_run", "completed", {"check_run": check}, sender)
+
     def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:
         """The payload of `name` (`action`): GitHub's template with the live values over it."""
         payload = {**({"action": action} if action else {}), **live}
         payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
         return name, overlay(events()[f"{name}${action or 'event'}"], payload)
+
+
+def _pull_reference(pull: Json) -> Json:
+    """A pull request as runs and checks list it: number, URL, head and base."""
+    return {
+        "id": pull["id"],
+        "number": pull["number"],
+        "url": pull["url"],
+        "head": _branch_reference(pull["head"]),
+        "base": _branch_reference(pull["base"]),
+    }
+
+
+def _branch_reference(branch: Json) -> Json:
+    repo = branch["repo"]
+    return {
+        "ref": branch["ref"],
+        "sha": branch["sha"],
+        "repo": {k: repo[k] for k in ("id", "url", "name")},
+    }

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from issuepilot.keys import Keys
 from issuepilot.store import RedisTaskStore
-from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
+from issuepilot.testing.github import FakeGitHub
 
 from .action import step_env
 

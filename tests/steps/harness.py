@@ -33,7 +33,8 @@ from issuepilot.machine import LEASED, TaskState, shown
 from issuepilot.models import ChangeSet, FileChange, Plan, PlannedFile, Task, Usage
 from issuepilot.runner import run
 from issuepilot.steps.context import Context, Outcome
-from issuepilot.testing.fake_github import BOT, FakeGitHub, Issue
+from issuepilot.testing.github import FakeGitHub
+from issuepilot.testing.github.state import BOT, Issue
 from issuepilot.testing.loopback import LostReply
 from issuepilot.testing.memory import Clock, MemoryLocks, MemoryStore
 

@@ -79,7 +79,7 @@ async def test_app_auth_mints_caches_and_refreshes_the_installation_token(
 
 async def test_app_not_installed_or_bad_key_is_a_clear_error(fake: FakeGitHub) -> None:
     private, public = rsa_key()
-    other, _ = rsa_key()
+    other, _ = rsa_key("another App")
     fake.app = App("1234", public)
     gh = GitHub("octo/repo", api_url=fake.url, app=("1234", other))
     try:

@@ -22,7 +22,7 @@ from issuepilot.agents.base import IssueText
 from issuepilot.config import RepoConfig, Settings
 from issuepilot.github.client import GitHub
 from issuepilot.steps.repo_files import planner_context
-from issuepilot.testing.fake_github import FakeGitHub
+from issuepilot.testing.github import FakeGitHub
 
 
 def code_path(i: int) -> str:

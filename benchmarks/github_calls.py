@@ -16,8 +16,8 @@ from typing import Any
 
 from issuepilot.config import RepoConfig, Settings
 from issuepilot.events import parse_payload
-from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM, Messages
+from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.redis_server import ThrowawayRedis
 from issuepilot.wiring import run_step
 

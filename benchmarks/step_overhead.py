@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
+from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.redis_server import ThrowawayRedis
 
 TARGETS = {"enqueue": 3, "plan": 5, "approve": 5, "execute": 8, "finish": 4}

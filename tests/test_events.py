@@ -48,7 +48,8 @@ def test_labels(action: str, label: str, expected: Action) -> None:
 
 
 def test_issue_close_and_reopen() -> None:
-    assert run("issues", {"action": "closed", "issue": issue()}).action is Action.CANCEL
+    closed = run("issues", {"action": "closed", "issue": issue()})
+    assert closed.action is Action.ISSUE_CLOSED and not closed.needs_permission  # a fact
     reopened = run("issues", {"action": "reopened", "issue": issue(labels=("issuepilot",))})
     assert reopened.action is Action.ENQUEUE
     assert run("issues", {"action": "reopened", "issue": issue()}).action is Action.IGNORE

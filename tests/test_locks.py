@@ -89,9 +89,9 @@ async def test_cancellation_mid_call_leaves_all_or_nothing(
         assert await locks.holders(paths) == {}
 
 
-async def test_keep_alive_renews_and_stops_the_body_when_lost(
-    locks: FileLocks, redis: Redis
-) -> None:
+async def test_keep_alive_renews_and_stops_the_body_when_lost(redis: Redis, repo: str) -> None:
+    """Renewal runs on a real schedule: the one test here that must let time pass."""
+    locks = FileLocks(redis, repo)
     lease = await locks.acquire("1", ["a.py"], ttl_s=0.6)
     async with locks.keep_alive(lease, ttl_s=0.6) as lost:
         await asyncio.sleep(1.8)  # three TTLs: only renewal keeps the lock

@@ -14,8 +14,8 @@ from typing import Any
 
 from .config import Settings
 from .events import parse_payload
-from .testing.fake_github import FakeGitHub
 from .testing.fake_llm import FILE_BLOCK, FakeLLM, Messages, default_reply
+from .testing.github import FakeGitHub
 from .testing.redis_server import ThrowawayRedis
 from .wiring import run_step
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     REVISE = "revise"
     RETRY = "retry"
     CANCEL = "cancel"
+    ISSUE_CLOSED = "issue-closed"  # a fact, not a request: who could close it may
     FINISH = "finish"  # the task's pull request was closed (merged or not)
     SWEEP = "sweep"  # reconcile every live task of the repository
     ADVANCE = "advance"  # do whatever the task's state calls for
@@ -139,7 +140,7 @@ def _issues(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
         case "unlabeled", labels.trigger:
             return Trigger(event, Action.CANCEL, n, actor, f"label {label!r} removed")
         case "closed", _:
-            return Trigger(event, Action.CANCEL, n, actor, "issue closed")
+            return Trigger(event, Action.ISSUE_CLOSED, n, actor, "issue closed")
         case "reopened", _ if labels.trigger in issue.label_names:
             return Trigger(event, Action.ENQUEUE, n, actor, "issue reopened with the trigger label")
     what = f"label {label!r} {payload.action}" if label else f"issue {payload.action}"

@@ -107,8 +107,6 @@ WHY_NOT: dict[tuple[TaskState, Move], str] = {
 LEASED: frozenset[TaskState] = WORKING
 HOLDS_LOCKS: frozenset[TaskState] = frozenset({S.EXECUTING, S.PR_OPEN})
 CLAIMS_FILES: frozenset[TaskState] = HOLDS_LOCKS | {S.APPROVED}
-# Once approved, the approval label belongs to the task: it is not withdrawn.
-APPROVED_ONCE: frozenset[TaskState] = frozenset({S.APPROVED, S.EXECUTING, S.PR_OPEN})
 
 # What a resting state calls for when a run finds the task in it. States that wait for a
 # human or for GitHub call for nothing.

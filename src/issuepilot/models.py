@@ -139,6 +139,7 @@ class Task(Model):
     pr_url: str = ""
     comment_id: int = 0
     error: str = ""
+    refusal: str = ""  # why someone's request was refused, noted once per state
     notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
     history: list[HistoryEntry] = Field(default_factory=list)
 

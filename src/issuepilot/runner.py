@@ -55,7 +55,9 @@ async def act(ctx: Context, issue: int, task: Task | None) -> Outcome:
     action = ctx.trigger.action
     if action is Action.ENQUEUE:
         return await enqueue(ctx, issue, task)
-    if action is Action.PLAN and (task is None or next_step(task.state) is not Step.PLAN):
+    if action is Action.PLAN and (
+        task is None or (task.state not in LEASED and next_step(task.state) is not Step.PLAN)
+    ):
         started = await enqueue(ctx, issue, task)
         if started.task is None or next_step(started.task.state) is not Step.PLAN:
             return started

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
+from issuepilot.testing.github import FakeGitHub
 
 from .harness import World
 

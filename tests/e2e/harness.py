@@ -1,6 +1,7 @@
 """Drive the real `issuepilot` CLI as a subprocess, with the environment a runner gives."""
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -14,8 +15,8 @@ from redis.asyncio import Redis
 
 from issuepilot.keys import Keys
 from issuepilot.store import RedisTaskStore
-from issuepilot.testing.fake_github import FakeGitHub
 from issuepilot.testing.fake_llm import FakeLLM
+from issuepilot.testing.github import FakeGitHub
 
 from .action import step_env
 
@@ -178,8 +179,9 @@ class World:
         return bodies[0]
 
 
-def rsa_key() -> tuple[str, str]:
-    """A fresh RSA key pair as PEM: (private, public)."""
+@functools.cache
+def rsa_key(name: str = "app") -> tuple[str, str]:
+    """An RSA key pair as PEM: (private, public); one per name per test session (slow)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -1,7 +1,7 @@
 """A small async GitHub REST client on httpx: only the endpoints IssuePilot uses.
 
-Every request is checked in the tests against GitHub's REST description
-(`shared/github/api.github.com.json.gz`). The base URL comes from `GITHUB_API_URL`, so
+Every request is checked in the tests against GitHub's REST description (the part of it
+vendored in `tests/github/`). The base URL comes from `GITHUB_API_URL`, so
 GitHub Enterprise Server works unchanged.
 """
 

@@ -8,14 +8,15 @@ concurrently.
 https://docs.github.com/en/rest/git/trees#create-a-tree
 """
 
-import asyncio
 import base64
 from typing import Any
 
+from ..aio import together
 from ..models import ChangeSet, FileChange
 from .client import GitHub
 
 INLINE_MAX = 1024 * 1024
+CONCURRENCY = 8  # requests at once: GitHub asks clients not to flood it
 
 
 def _bytes(change: FileChange) -> bytes:
@@ -27,20 +28,20 @@ def _bytes(change: FileChange) -> bytes:
 
 async def tree_entries(gh: GitHub, changes: ChangeSet) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    blobs: dict[int, asyncio.Task[str]] = {}
-    async with asyncio.TaskGroup() as group:
-        for i, change in enumerate(changes.files):
-            mode = "100755" if change.executable else "100644"
-            entry: dict[str, Any] = {"path": change.path, "mode": mode, "type": "blob"}
-            entries.append(entry)
-            if change.content is None:
-                entry["sha"] = None  # deletes the file
-            elif change.encoding == "base64" or len(change.content) > INLINE_MAX:
-                blobs[i] = group.create_task(gh.create_blob(_bytes(change)))
-            else:
-                entry["content"] = change.content
-    for i, blob in blobs.items():
-        entries[i]["sha"] = blob.result()
+    blobs: list[tuple[dict[str, Any], FileChange]] = []
+    for change in changes.files:
+        mode = "100755" if change.executable else "100644"
+        entry: dict[str, Any] = {"path": change.path, "mode": mode, "type": "blob"}
+        entries.append(entry)
+        if change.content is None:
+            entry["sha"] = None  # deletes the file
+        elif change.encoding == "base64" or len(change.content) > INLINE_MAX:
+            blobs.append((entry, change))
+        else:
+            entry["content"] = change.content
+    shas = await together(*(gh.create_blob(_bytes(c)) for _, c in blobs), limit=CONCURRENCY)
+    for (entry, _), sha in zip(blobs, shas, strict=True):
+        entry["sha"] = sha
     return entries
 
 
@@ -51,9 +52,7 @@ async def push_change(gh: GitHub, base: str, branch: str, changes: ChangeSet, me
     branch's head with the base as second parent, so moving the ref is a fast-forward:
     GitHub refuses it if anyone moved the branch in between, never overwriting their work.
     """
-    (base_sha, base_tree), entries = await asyncio.gather(
-        gh.get_branch(base), tree_entries(gh, changes)
-    )
+    (base_sha, base_tree), entries = await together(gh.get_branch(base), tree_entries(gh, changes))
     tree = await gh.create_tree(base_tree, entries)
     commit = await gh.create_commit(message, tree, [base_sha])
     if await gh.create_ref(branch, commit):

@@ -108,6 +108,8 @@ def render(
     lines.append("")
     if task.error:
         lines += [f"> [!WARNING]\n> {show(task.error)}", ""]
+    if task.refusal:
+        lines += [f"> [!NOTE]\n> {show(task.refusal)}", ""]
     for notice in task.notices:
         lines += [f"> [!CAUTION]\n> {show(notice)}", ""]
     if task.waiting_on:

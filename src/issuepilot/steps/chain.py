@@ -1,8 +1,7 @@
 """Chaining runs: a task whose next step needs no human gets a new run of this workflow
 (`workflow_dispatch` with `issue: N`), which GITHUB_TOKEN is allowed to start."""
 
-import asyncio
-
+from ..aio import together
 from .context import Context
 
 
@@ -23,7 +22,4 @@ async def dispatch(ctx: Context, issue: int) -> bool:
 
 async def wake(ctx: Context, ready: list[str]) -> None:
     """Dispatch the waiting tasks whose files are now free."""
-    async with asyncio.TaskGroup() as group:
-        for task in ready:
-            if task.isdigit():
-                group.create_task(dispatch(ctx, int(task)))
+    await together(*(dispatch(ctx, int(task)) for task in ready if task.isdigit()))

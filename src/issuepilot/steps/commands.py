@@ -1,18 +1,19 @@
 """What maintainers ask for: approve, revise, retry, cancel; and refusing those who may not."""
 
 from ..events import Action
-from ..machine import APPROVED_ONCE, Move, allows, why_not
+from ..machine import LEASED, LIVE, Move, allows, why_not
 from ..models import Task
 from .access import may_act
 from .context import Context, Outcome, update
-from .mirror import publish
+from .mirror import label_shown, publish
 from .preflight import preflight
 from .transition import transition
 
 
-async def _withdraw(ctx: Context, task: Task, keep: bool = False) -> None:
-    """Take off the label this event added, when it asked for something not possible now."""
-    if (added := ctx.label_added()) and not keep:
+async def _withdraw(ctx: Context, task: Task) -> None:
+    """Take off the label this event added, when it asked for something not possible now;
+    the approval label stays where it is the state label the task shows."""
+    if (added := ctx.label_added()) and added != label_shown(ctx, task):
         await ctx.gh.remove_label(task.issue, added)
 
 
@@ -23,8 +24,7 @@ def _added(ctx: Context) -> tuple[str, ...]:
 
 async def approve(ctx: Context, task: Task) -> Outcome:
     if not allows(task.state, Move.APPROVE) or task.plan is None:
-        # The approval label is the APPROVED state label: it stays on a task approved before.
-        await _withdraw(ctx, task, keep=task.state in APPROVED_ONCE)
+        await _withdraw(ctx, task)
         return Outcome(task, why_not(task.state, Move.APPROVE))
     if problems := await preflight(ctx, task):
         why = "Not approved, since executing would fail: " + "; ".join(problems)
@@ -84,7 +84,7 @@ async def retry(ctx: Context, task: Task) -> Outcome:
 
 
 async def cancel(ctx: Context, task: Task) -> Outcome:
-    move = Move.ISSUE_CLOSED if ctx.trigger.event == "issues.closed" else Move.CANCEL
+    move = Move.ISSUE_CLOSED if ctx.trigger.action is Action.ISSUE_CLOSED else Move.CANCEL
     if not allows(task.state, move):
         return Outcome(task, why_not(task.state, move))
     cancelled = await transition(ctx, task, move, note=ctx.trigger.reason)
@@ -92,20 +92,25 @@ async def cancel(ctx: Context, task: Task) -> Outcome:
 
 
 async def refuse(ctx: Context, issue: int, task: Task | None, role: str) -> Outcome:
-    """The actor may not do this: take their label off again and say why."""
+    """The actor may not do this: undo their label change and say why, once per state.
+
+    Without a task, or while a step holds the task's lease (its record must not change
+    under it), the refusal is a line in the step log only: an outsider's commands cost
+    no comment."""
     trigger = ctx.trigger
     why = (
         f"@{trigger.actor} cannot {trigger.action} IssuePilot tasks: that needs write, maintain "
         f"or admin permission on the repository (has: {role}), or a place in allowed-users."
     )
-    if task is None:
-        if added := ctx.label_added():
-            await ctx.gh.remove_label(issue, added)
-        await ctx.gh.create_comment(issue, f"**IssuePilot:** {why}")
-    else:
-        noted = await update(ctx, task, error=why)
-        await publish(ctx, noted, remove=_added(ctx))
-    return Outcome(task, why)
+    if added := ctx.label_added():
+        await ctx.gh.remove_label(issue, added)
+    elif trigger.event == "issues.unlabeled" and task is not None and task.state in LIVE:
+        await ctx.gh.add_labels(issue, [ctx.labels.trigger])  # removed by someone who may not
+    if task is None or task.state in LEASED or task.refusal:
+        return Outcome(task, why)
+    noted = await update(ctx, task, refusal=why)
+    await publish(ctx, noted)
+    return Outcome(noted, why)
 
 
 HANDLERS = {
@@ -113,4 +118,5 @@ HANDLERS = {
     Action.REVISE: revise,
     Action.RETRY: retry,
     Action.CANCEL: cancel,
+    Action.ISSUE_CLOSED: cancel,
 }

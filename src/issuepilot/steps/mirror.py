@@ -3,10 +3,11 @@
 Calls run concurrently, so mirroring costs one round trip whatever it changes.
 """
 
-import asyncio
 import hashlib
 import secrets
 
+from ..aio import together
+from ..github.errors import NotFound
 from ..github.status import Record, Seal, parse_record, render
 from ..labels import label_changes
 from ..machine import shown
@@ -24,9 +25,7 @@ async def ensure_labels(ctx: Context) -> None:
         return
     existing = set(await ctx.gh.list_labels())
     missing = {n: d for n, d in ctx.labels.definitions().items() if n not in existing}
-    async with asyncio.TaskGroup() as group:
-        for name, (color, description) in missing.items():
-            group.create_task(ctx.gh.create_label(name, color, description))
+    await together(*(ctx.gh.create_label(n, c, d) for n, (c, d) in missing.items()))
     await ctx.store.set_flag(key, ctx.labels.prefix, ttl_s=7 * 24 * 3600)
     ctx.labels_ready = True
 
@@ -49,13 +48,12 @@ async def publish(
     want = label_shown(ctx, task)
     adds, drop = label_changes(present, want, shown_before, labels.states, remove)
     learnt: list[int] = []
-    async with asyncio.TaskGroup() as group:
-        if adds:
-            group.create_task(ctx.gh.add_labels(task.issue, adds))
-        for name in sorted(drop):
-            group.create_task(ctx.gh.remove_label(task.issue, name))
-        if comment:
-            group.create_task(_write_comment(ctx, task, learnt))
+    calls = [ctx.gh.remove_label(task.issue, name) for name in sorted(drop)]
+    if adds:
+        calls.insert(0, ctx.gh.add_labels(task.issue, adds))
+    if comment:
+        calls.append(_write_comment(ctx, task, learnt))
+    await together(*calls)
     if present is not None:
         ctx.known_labels[task.issue] = (present - drop) | set(adds)
     if learnt:
@@ -75,9 +73,12 @@ async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
     if not comment_id and task.attempts:  # a run that died may have created it already
         found = await find_status_comment(ctx, task.issue)
         comment_id = found[0] if found is not None else 0
-    if comment_id:
-        await ctx.gh.update_comment(comment_id, body)
-    else:
+    try:
+        if comment_id:
+            await ctx.gh.update_comment(comment_id, body)
+    except NotFound:  # a person deleted it: the task gets a new one
+        comment_id = 0
+    if not comment_id:
         comment_id = await ctx.gh.create_comment(task.issue, body)
     if comment_id != task.comment_id:
         learnt.append(comment_id)

@@ -7,6 +7,7 @@ instead of after a branch was pushed and the pull request refused.
 from ..github.auth import APP_PERMISSIONS
 from ..models import Task
 from .context import Context
+from .scope import protected_paths
 
 WORKFLOWS = ".github/workflows/"
 # What the execute step writes with, as GitHub App permission names.
@@ -41,6 +42,12 @@ async def preflight(ctx: Context, task: Task) -> list[str]:
         ]
         if missing:
             problems.append(f"the GitHub App lacks {', '.join(missing)} on this repository")
+    protected = protected_paths(task.plan.paths, ctx.config)
+    if protected and not ctx.config.allow_protected:
+        problems.append(
+            f"the plan changes protected paths ({', '.join(protected)}), which a change may "
+            "never touch: revise the plan, or set `allow-protected: true`"
+        )
     if any(path.startswith(WORKFLOWS) for path in task.plan.paths):
         if app is not None and not _grants(app.permissions.get("workflows", ""), "write"):
             problems.append(

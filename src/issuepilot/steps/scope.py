@@ -25,13 +25,18 @@ def changed_lines(changes: ChangeSet, before: RepoFiles) -> int:
     return total
 
 
+def protected_paths(paths: list[str], config: RepoConfig) -> list[str]:
+    """The paths no change may touch unless `allow-protected` (setting protected-paths)."""
+    return [p for p in paths if any(fnmatch(p, glob) for glob in config.protected_paths)]
+
+
 def check_change(
     changes: ChangeSet, plan: Plan, before: RepoFiles, config: RepoConfig
 ) -> list[str]:
     """Raise `ScopeError` for a change that may not be committed; return the changed paths
     outside the plan that must be locked in addition (config `out-of-scope: lock`)."""
     paths = sorted({c.path for c in changes.files})
-    protected = [p for p in paths if any(fnmatch(p, glob) for glob in config.protected_paths)]
+    protected = protected_paths(paths, config)
     if protected and not config.allow_protected:
         raise ScopeError(
             f"the change touches protected paths: {', '.join(protected)} "

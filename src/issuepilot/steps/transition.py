@@ -34,6 +34,7 @@ async def transition(
     dst = target(src, move, task.resting)
     if src in LIVE - WORKING and dst is not src:
         changes.setdefault("resting", src)
+    changes.setdefault("refusal", "")  # a refusal note belongs to the state it was made in
     entry = HistoryEntry(state=dst, at=ctx.stamp(), run=ctx.settings.run_url, note=note)
     new = task.model_copy(update={**changes, "state": dst, "history": [*task.history, entry]})
     committed = await _commit(ctx, new, lost, f"{src} -> {dst}", note)

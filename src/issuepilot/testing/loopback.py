@@ -1,10 +1,15 @@
-"""A JSON-over-HTTP server on a free loopback port, served from a thread: the base of the
-local fakes."""
+"""A JSON-over-HTTP server on a free loopback port, served from a thread, or the same
+answers in-process through httpx's mock transport: the base of the local fakes."""
 
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+import httpx
+
+# The origin of a fake that was not started: only its in-process transport serves it.
+IN_PROCESS_ORIGIN = "http://in-process.invalid"
 
 
 class LostReply(Exception):
@@ -19,13 +24,41 @@ class JsonServer:
     def respond(
         self, method: str, target: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
-        """(status, JSON body, extra headers) for one request."""
+        """(status, JSON body, extra headers) for one request; `headers` in lower case."""
         raise NotImplementedError
 
     @property
     def origin(self) -> str:
-        assert self._server is not None, "start the server first"
+        if self._server is None:
+            return IN_PROCESS_ORIGIN
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def serve(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One request answered as bytes, counted in `bytes_in` and `bytes_out`."""
+        status, reply, extra = self.respond(method, target, body, headers)
+        data = b"" if status == 204 else json.dumps(reply).encode()
+        self.bytes_in += len(body)
+        self.bytes_out += len(data)
+        return status, data, {"Content-Type": "application/json; charset=utf-8", **extra}
+
+    def transport(self) -> httpx.MockTransport:
+        """The same answers in-process, for an httpx client, with no socket and no thread.
+        A lost reply shows as the error a dropped connection gives."""
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            target = request.url.raw_path.decode("ascii")
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            try:
+                status, data, extra = self.serve(request.method, target, request.content, headers)
+            except LostReply:
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from None
+            return httpx.Response(status, content=data, headers=extra)
+
+        return httpx.MockTransport(handle)
 
     def start(self) -> Self:
         server = self
@@ -40,15 +73,11 @@ class JsonServer:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 try:
-                    status, body, extra = server.respond(self.command, self.path, raw, headers)
+                    status, data, extra = server.serve(self.command, self.path, raw, headers)
                 except LostReply:
                     self.close_connection = True
                     return
-                data = b"" if status == 204 else json.dumps(body).encode()
-                server.bytes_in += len(raw)
-                server.bytes_out += len(data)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in extra.items():
                     self.send_header(name, value)
@@ -62,7 +91,8 @@ class JsonServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: stopping the server waits for the loop to notice, at most this long.
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from issuepilot.testing.redis_server import free_port
 
-from .e2e.harness import passthrough
+from .harness import passthrough
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,16 @@
+"""A local GitHub for tests, the demo and users' own tests: `FakeGitHub`.
+
+By concern:
+- `git`: blobs, trees, commits and refs;
+- `state`: the repository's issues, labels, comments, pulls, tokens, and their JSON views;
+- `faults`: errors, rate limits, lost replies and held requests a test injects;
+- `events`: what people do, as the event payloads GitHub sends;
+- `routes`: the REST operations served, one module per area;
+- `examples`: GitHub's example answers and event templates the live values are laid over;
+- `server`: `FakeGitHub`, composing them, over loopback HTTP or in-process.
+"""
+
+from .server import FakeGitHub
+from .state import App
+
+__all__ = ["App", "FakeGitHub"]

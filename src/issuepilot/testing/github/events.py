@@ -1,0 +1,193 @@
+"""What people and GitHub do in the repository, each returned as the event GitHub sends:
+`(event name, payload)`, as a workflow run finds them in `GITHUB_EVENT_NAME` and
+`GITHUB_EVENT_PATH`.
+
+Each payload is GitHub's own example objects with the fake's live values laid over them
+(`examples.events()`, keyed by the webhook schema's name of the event), so it has every field
+GitHub's webhook schema asks for. Payload reference:
+https://docs.github.com/en/webhooks/webhook-events-and-payloads
+"""
+
+from typing import Any
+
+from .examples import events, overlay
+from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
+
+Json = Any
+Event = tuple[str, Json]
+WORKFLOW = ".github/workflows/issuepilot.yml"
+
+
+class Activity(RepoState):
+    def open_issue(self, title: str, body: str = "", user: str = "octocat") -> int:
+        with self.lock:
+            number = self.next_number()
+            self.issues[number] = Issue(number, title, body, user)
+            return number
+
+    # -- issues and comments -------------------------------------------------------------
+
+    def label_event(
+        self, number: int, label: str, sender: str = "octocat", add: bool = True
+    ) -> Event:
+        """Add (or remove) a label: `issues` labeled (unlabeled)."""
+        with self.lock:
+            issue = self.issues[number]
+            if add and label not in issue.labels:
+                self.ensure_label(label)
+                issue.labels.append(label)
+            elif not add and label in issue.labels:
+                issue.labels.remove(label)
+            live = {"label": self.label_json(label), "issue": self.issue_json(issue)}
+            return self._event("issues", "labeled" if add else "unlabeled", live, sender)
+
+    def comment_event(self, number: int, body: str, sender: str = "octocat") -> Event:
+        """Comment on an issue: `issue_comment` created."""
+        with self.lock:
+            cid = self.new_id()
+            self.comments[cid] = {"id": cid, "issue": number, "body": body, "user": sender}
+            live = {
+                "issue": self.issue_json(self.issues[number]),
+                "comment": self.comment_json(self.comments[cid]),
+            }
+            return self._event("issue_comment", "created", live, sender)
+
+    def close_issue_event(self, number: int, sender: str = "octocat") -> Event:
+        with self.lock:
+            issue = self.issues[number]
+            issue.state, issue.closed_at, issue.state_reason = "closed", STAMP, "completed"
+            return self._event("issues", "closed", {"issue": self.issue_json(issue)}, sender)
+
+    def reopen_issue_event(self, number: int, sender: str = "octocat") -> Event:
+        with self.lock:
+            issue = self.issues[number]
+            issue.state, issue.closed_at, issue.state_reason = "open", None, "reopened"
+            return self._event("issues", "reopened", {"issue": self.issue_json(issue)}, sender)
+
+    # -- workflows -----------------------------------------------------------------------
+
+    def dispatch_event(self, inputs: dict[str, str], sender: str = BOT) -> Event:
+        """Run the workflow by hand (or by the action itself): `workflow_dispatch`."""
+        live = {"inputs": inputs, "ref": "refs/heads/main", "workflow": WORKFLOW}
+        return self._event("workflow_dispatch", None, live, sender)
+
+    def schedule_event(self, cron: str = "*/30 * * * *") -> Event:
+        """A cron tick: `schedule`. It is no webhook, so GitHub publishes no schema for it;
+        its payload names the cron line, the workflow and the repository, and no sender.
+        https://docs.github.com/en/actions/reference/events-that-trigger-workflows#schedule"""
+        live = {"schedule": cron, "workflow": WORKFLOW, "repository": self.repository_json()}
+        return "schedule", overlay(events()["schedule"], live)
+
+    # -- pull requests -------------------------------------------------------------------
+
+    def merge_pull(self, number: int, merged: bool = True, sender: str = "octocat") -> Event:
+        """Merge (or just close) a pull request: `pull_request` closed."""
+        with self.lock:
+            pull = self.pulls[number]
+            pull.update(state="closed", merged=merged, closed_at=STAMP)
+            if merged:
+                self.merge(pull["base"], pull["head"], f"Merge #{number}")
+                pull["merged_at"] = STAMP
+            self.issues[number].state, self.issues[number].closed_at = "closed", STAMP
+            live = {"number": number, "pull_request": self.pull_json(pull)}
+            return self._event("pull_request", "closed", live, sender)
+
+    def review_event(
+        self,
+        number: int,
+        state: str = "changes_requested",
+        body: str = "Please change this.",
+        sender: str = "octocat",
+    ) -> Event:
+        """Review a pull request: `pull_request_review` submitted."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            del pull["merged"]  # a review names the pull request in GitHub's short form
+            review_id = self.new_id()
+            review = {
+                "id": review_id,
+                "state": state,
+                "body": body,
+                "user": self.user_json(sender),
+                "commit_id": pull["head"]["sha"],
+                "submitted_at": STAMP,
+                "html_url": f"{pull['html_url']}#pullrequestreview-{review_id}",
+                "pull_request_url": pull["url"],
+            }
+            live = {"review": review, "pull_request": pull}
+            return self._event("pull_request_review", "submitted", live, sender)
+
+    def workflow_run_event(
+        self, number: int, conclusion: str = "failure", name: str = "CI", sender: str = "octocat"
+    ) -> Event:
+        """A workflow run on a pull request's head finished: `workflow_run` completed."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            run_id = self.new_id()
+            run = {
+                "id": run_id,
+                "name": name,
+                "head_branch": pull["head"]["ref"],
+                "head_sha": pull["head"]["sha"],
+                "status": "completed",
+                "conclusion": conclusion,
+                "event": "pull_request",
+                "pull_requests": [_pull_reference(pull)],
+                "html_url": f"{WEB}/{self.repo}/actions/runs/{run_id}",
+                "url": f"{API}/repos/{self.repo}/actions/runs/{run_id}",
+                "repository": self.repository_lite_json(),
+                "head_repository": self.repository_lite_json(),
+            }
+            workflow = {
+                "id": stable_id(name),
+                "name": name,
+                "path": f".github/workflows/{name.lower()}.yml",
+            }
+            live = {"workflow_run": run, "workflow": workflow}
+            return self._event("workflow_run", "completed", live, sender)
+
+    def check_run_event(
+        self, number: int, conclusion: str = "failure", name: str = "test", sender: str = "octocat"
+    ) -> Event:
+        """A check on a pull request's head finished: `check_run` completed."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number])
+            check_id = self.new_id()
+            check = {
+                "id": check_id,
+                "name": name,
+                "head_sha": pull["head"]["sha"],
+                "status": "completed",
+                "conclusion": conclusion,
+                "completed_at": STAMP,
+                "pull_requests": [_pull_reference(pull)],
+                "html_url": f"{WEB}/{self.repo}/runs/{check_id}",
+                "url": f"{API}/repos/{self.repo}/check-runs/{check_id}",
+            }
+            return self._event("check_run", "completed", {"check_run": check}, sender)
+
+    def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:
+        """The payload of `name` (`action`): GitHub's template with the live values over it."""
+        payload = {**({"action": action} if action else {}), **live}
+        payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
+        return name, overlay(events()[f"{name}${action or 'event'}"], payload)
+
+
+def _pull_reference(pull: Json) -> Json:
+    """A pull request as runs and checks list it: number, URL, head and base."""
+    return {
+        "id": pull["id"],
+        "number": pull["number"],
+        "url": pull["url"],
+        "head": _branch_reference(pull["head"]),
+        "base": _branch_reference(pull["base"]),
+    }
+
+
+def _branch_reference(branch: Json) -> Json:
+    repo = branch["repo"]
+    return {
+        "ref": branch["ref"],
+        "sha": branch["sha"],
+        "repo": {k: repo[k] for k in ("id", "url", "name")},
+    }

@@ -1,0 +1,78 @@
+"""Git objects as GitHub's Git Data API shows them: blobs, trees and commits addressed by
+their content, and refs that name commits.
+
+Trees are flat (path -> mode and blob), which is all the fake needs: the client writes
+whole trees with `base_tree` and reads them back recursively. SHAs are computed the way
+git computes a blob's, so equal contents share one object.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+Tree = dict[str, tuple[str, str]]  # path -> (mode, blob SHA)
+FILE_MODE = "100644"
+
+
+def object_sha(kind: str, data: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
+
+
+class GitObjects:
+    """A repository's object store and its refs (`heads/<branch>` -> commit SHA)."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.trees: dict[str, Tree] = {}
+        self.commits: dict[str, dict[str, Any]] = {}  # SHA -> tree, parents, message
+        self.refs: dict[str, str] = {}
+        self._commits_made = 0  # part of each commit's SHA: two commits never share one
+
+    def put_blob(self, data: bytes) -> str:
+        sha = object_sha("blob", data)
+        self.blobs[sha] = data
+        return sha
+
+    def put_tree(self, entries: Tree) -> str:
+        sha = object_sha("tree", json.dumps(sorted(entries.items())).encode())
+        self.trees[sha] = dict(entries)
+        return sha
+
+    def put_commit(self, tree: str, parents: list[str], message: str) -> str:
+        self._commits_made += 1
+        sha = object_sha(
+            "commit", json.dumps([tree, parents, message, self._commits_made]).encode()
+        )
+        self.commits[sha] = {"tree": tree, "parents": parents, "message": message}
+        return sha
+
+    def seed(self, files: dict[str, str], branch: str = "main") -> None:
+        """Start `branch` with one commit holding `files`."""
+        blobs = {path: (FILE_MODE, self.put_blob(text.encode())) for path, text in files.items()}
+        self.refs[f"heads/{branch}"] = self.put_commit(self.put_tree(blobs), [], "initial commit")
+
+    def ancestors(self, sha: str) -> set[str]:
+        """The commit and every commit it descends from."""
+        seen, todo = set(), [sha]
+        while todo:
+            commit = todo.pop()
+            if commit not in seen:
+                seen.add(commit)
+                todo += self.commits[commit]["parents"]
+        return seen
+
+    def commit_at(self, ref: str) -> str | None:
+        """The commit a branch name or a commit SHA stands for, if any."""
+        return self.refs.get(f"heads/{ref}", ref if ref in self.commits else None)
+
+    def merge(self, base: str, head: str, message: str) -> str:
+        """Merge branch `head` into branch `base` with a merge commit taking head's tree."""
+        head_sha, base_sha = self.refs[f"heads/{head}"], self.refs[f"heads/{base}"]
+        tree = self.commits[head_sha]["tree"]
+        self.refs[f"heads/{base}"] = self.put_commit(tree, [base_sha, head_sha], message)
+        return self.refs[f"heads/{base}"]
+
+    def files_at(self, branch: str) -> dict[str, str]:
+        """Every file's text at a branch (a test helper)."""
+        tree = self.trees[self.commits[self.refs[f"heads/{branch}"]]["tree"]]
+        return {path: self.blobs[sha].decode(errors="replace") for path, (_, sha) in tree.items()}

@@ -1,0 +1,75 @@
+"""What every route handler shares: the route table's entry, the request as a handler sees
+it, its answer, GitHub's error answer and GitHub's pagination."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..state import RepoState
+
+Json = Any
+REPO = "/repos/{owner}/{repo}"  # the start of every repository route's template
+
+
+class ApiError(Exception):
+    """GitHub's error answer: raised by a handler, served as `{"message": ..., "status": ...}`."""
+
+    def __init__(self, status: int, message: str, errors: list[Json] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"message": message, "status": str(status)}
+        if errors:
+            self.body["errors"] = errors
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, as a handler sees it."""
+
+    params: dict[str, str]  # the path's parameters, URL-decoded
+    query: dict[str, str]
+    body: Json
+    user: str  # the login the token belongs to ("" on App routes, which carry a JWT)
+    token: str
+    api_url: str  # the fake's API root, for URLs in answers
+    path: str  # below the API root
+
+    def number(self, name: str) -> int:
+        return int(self.params[name])
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Json = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[RepoState, Call], Answer]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of GitHub's REST description, as its path template there names it."""
+
+    method: str
+    template: str
+    handler: Handler
+    app_jwt: bool = False  # authenticated by the App's JWT instead of a token
+
+
+def page(call: Call, items: list[Json]) -> Answer:
+    """One page of a list, with GitHub's `Link: rel="next"` header while more remain.
+    https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api"""
+    number = int(call.query.get("page", 1))
+    per_page = min(int(call.query.get("per_page", 30)), 100)
+    chunk = items[(number - 1) * per_page : number * per_page]
+    if number * per_page >= len(items):
+        return Answer(200, chunk)
+    rest = "&".join(f"{k}={v}" for k, v in call.query.items() if k != "page")
+    link = f'<{call.api_url}{call.path}?{rest}&page={number + 1}>; rel="next"'
+    return Answer(200, chunk, {"Link": link, "X-Per-Page": str(per_page)})
+
+
+def validation_failed(resource: str, code: str, **detail: str) -> ApiError:
+    return ApiError(422, "Validation Failed", [{"resource": resource, "code": code, **detail}])

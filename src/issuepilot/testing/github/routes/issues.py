@@ -1,0 +1,90 @@
+"""Issues, their labels and comments, and a collaborator's permission.
+https://docs.github.com/en/rest/issues"""
+
+from ..state import Issue, RepoState
+from .base import REPO, Answer, ApiError, Call, Route, page, validation_failed
+
+
+def find_issue(repo: RepoState, number: int) -> Issue:
+    issue = repo.issues.get(number)
+    if issue is None:
+        raise ApiError(404, "Not Found")
+    return issue
+
+
+def get_issue(repo: RepoState, call: Call) -> Answer:
+    return Answer(200, repo.issue_json(find_issue(repo, call.number("issue_number"))))
+
+
+def add_labels(repo: RepoState, call: Call) -> Answer:
+    issue = find_issue(repo, call.number("issue_number"))
+    for name in call.body["labels"]:
+        repo.ensure_label(name)
+        if name not in issue.labels:
+            issue.labels.append(name)
+    return Answer(200, [repo.label_json(name) for name in issue.labels])
+
+
+def remove_label(repo: RepoState, call: Call) -> Answer:
+    issue = find_issue(repo, call.number("issue_number"))
+    if call.params["name"] not in issue.labels:
+        raise ApiError(404, "Label does not exist")
+    issue.labels.remove(call.params["name"])
+    return Answer(200, [repo.label_json(name) for name in issue.labels])
+
+
+def list_labels(repo: RepoState, call: Call) -> Answer:
+    return page(call, [repo.label_json(name) for name in repo.labels])
+
+
+def create_label(repo: RepoState, call: Call) -> Answer:
+    name = call.body["name"]
+    if name in repo.labels:
+        raise validation_failed("Label", "already_exists", field="name")
+    repo.labels[name] = {
+        "color": call.body.get("color", "ededed"),
+        "description": call.body.get("description", ""),
+    }
+    return Answer(201, repo.label_json(name))
+
+
+def list_comments(repo: RepoState, call: Call) -> Answer:
+    number = find_issue(repo, call.number("issue_number")).number
+    comments = [repo.comment_json(c) for c in repo.comments.values() if c["issue"] == number]
+    return page(call, comments)
+
+
+def create_comment(repo: RepoState, call: Call) -> Answer:
+    number = find_issue(repo, call.number("issue_number")).number
+    cid = repo.new_id()
+    repo.comments[cid] = {"id": cid, "issue": number, "body": call.body["body"], "user": call.user}
+    return Answer(201, repo.comment_json(repo.comments[cid]))
+
+
+def update_comment(repo: RepoState, call: Call) -> Answer:
+    comment = repo.comments.get(call.number("comment_id"))
+    if comment is None:
+        raise ApiError(404, "Not Found")
+    comment["body"] = call.body["body"]
+    return Answer(200, repo.comment_json(comment))
+
+
+def permission(repo: RepoState, call: Call) -> Answer:
+    login = call.params["username"]
+    role = repo.permissions.get(login, "read")
+    # `permission` is the legacy name of the role: maintain reads as write, triage as read.
+    legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+    return Answer(200, {"permission": legacy, "role_name": role, "user": repo.user_json(login)})
+
+
+ROUTES = [
+    Route("GET", REPO + "/issues/{issue_number}", get_issue),
+    Route("POST", REPO + "/issues/{issue_number}/labels", add_labels),
+    Route("DELETE", REPO + "/issues/{issue_number}/labels/{name}", remove_label),
+    Route("GET", REPO + "/labels", list_labels),
+    Route("POST", REPO + "/labels", create_label),
+    Route("GET", REPO + "/issues/{issue_number}/comments", list_comments),
+    Route("POST", REPO + "/issues/{issue_number}/comments", create_comment),
+    Route("PATCH", REPO + "/issues/comments/{comment_id}", update_comment),
+    Route("GET", REPO + "/collaborators/{username}/permission", permission),
+]

@@ -1,0 +1,202 @@
+"""What the fake GitHub knows about its one repository, and how it shows each object.
+
+The `*_json` views hold only the live values; GitHub's example objects supply every
+other field when an answer or an event is built (`examples.overlay`).
+"""
+
+import threading
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .git import GitObjects
+
+Json = Any
+BOT = "github-actions[bot]"
+# One fixed time for every timestamp the fake makes up: answers stay reproducible.
+STAMP = "2026-01-01T00:00:00Z"
+WEB = "https://github.com"
+API = "https://api.github.com"
+
+
+@dataclass
+class App:
+    """A GitHub App installed on the repository."""
+
+    app_id: str
+    public_key: str
+    slug: str = "issuepilot-test"
+    permissions: dict[str, str] = field(
+        default_factory=lambda: {
+            "contents": "write",
+            "issues": "write",
+            "pull_requests": "write",
+            "actions": "write",
+            "metadata": "read",
+        }
+    )
+    token_ttl_s: float = 3600.0
+    installation_id: int = 77
+
+
+@dataclass
+class Issue:
+    number: int
+    title: str
+    body: str
+    user: str
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    is_pull: bool = False
+    closed_at: str | None = None
+    state_reason: str | None = None  # "completed" once closed, "reopened" once reopened
+
+
+def stable_id(text: str) -> int:
+    """A positive id derived from a name, the same in every process."""
+    return zlib.crc32(text.encode()) % 10**8 + 1
+
+
+class RepoState(GitObjects):
+    def __init__(
+        self,
+        repo: str,
+        files: dict[str, str] | None,
+        tokens: dict[str, str] | None,
+        permissions: dict[str, str] | None,
+    ) -> None:
+        super().__init__()
+        self.repo = repo
+        self.owner = repo.split("/")[0]
+        self.tokens = tokens or {"ghs_fake": BOT}  # token -> login
+        self.token_expiry: dict[str, float] = {}
+        self.app: App | None = None
+        self.branch_rules: dict[str, list[str]] = {}  # fnmatch pattern -> rule types
+        self.permissions = {"octocat": "admin", **(permissions or {})}  # login -> role
+        self.issues: dict[int, Issue] = {}
+        self.labels: dict[str, dict[str, str]] = {}  # name -> color, description
+        self.comments: dict[int, dict[str, Any]] = {}  # id -> id, issue, body, user
+        self.pulls: dict[int, dict[str, Any]] = {}
+        self.dispatches: list[dict[str, Any]] = []
+        # Handlers and event builders change the state under this lock: the loopback server
+        # serves each request on its own thread.
+        self.lock = threading.RLock()
+        self._last_id = 1000
+        self.seed(files or {"README.md": "# demo\n"})
+
+    def new_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    def next_number(self) -> int:
+        """Issues and pull requests share one sequence of numbers, as on GitHub."""
+        return max([*self.issues, *self.pulls, 0]) + 1
+
+    def ensure_label(self, name: str) -> None:
+        self.labels.setdefault(name, {"color": "ededed", "description": ""})
+
+    # -- views ---------------------------------------------------------------------------
+
+    def user_json(self, login: str) -> Json:
+        return {
+            "login": login,
+            "id": stable_id(login),
+            "type": "Bot" if login.endswith("[bot]") else "User",
+            "html_url": f"{WEB}/{login}",
+            "url": f"{API}/users/{login}",
+        }
+
+    def label_json(self, name: str) -> Json:
+        known = self.labels.get(name, {})
+        return {
+            "id": stable_id(f"label:{name}"),
+            "name": name,
+            "color": known.get("color", "ededed"),
+            "description": known.get("description", ""),
+            "default": False,
+        }
+
+    def repository_lite_json(self) -> Json:
+        """The repository as runs and checks name it: no settings, no default branch."""
+        return {
+            "id": stable_id(self.repo),
+            "full_name": self.repo,
+            "name": self.repo.split("/")[1],
+            "owner": self.user_json(self.owner),
+            "html_url": f"{WEB}/{self.repo}",
+            "url": f"{API}/repos/{self.repo}",
+        }
+
+    def repository_json(self) -> Json:
+        return self.repository_lite_json() | {"default_branch": "main"}
+
+    def association(self, login: str) -> str:
+        """How a user is related to the repository, as issues and comments say it."""
+        if login == self.owner:
+            return "OWNER"
+        return "COLLABORATOR" if login in self.permissions else "NONE"
+
+    def issue_json(self, issue: Issue) -> Json:
+        data = {
+            "id": issue.number + 5000,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "closed_at": issue.closed_at,
+            "locked": False,
+            "active_lock_reason": None,
+            "user": self.user_json(issue.user),
+            "author_association": self.association(issue.user),
+            "labels": [self.label_json(name) for name in issue.labels],
+            "html_url": f"{WEB}/{self.repo}/issues/{issue.number}",
+            "url": f"{API}/repos/{self.repo}/issues/{issue.number}",
+            "comments": sum(1 for c in self.comments.values() if c["issue"] == issue.number),
+        }
+        if issue.is_pull:  # only pull requests carry this key: its presence is the fact
+            data["pull_request"] = {
+                "url": f"{API}/repos/{self.repo}/pulls/{issue.number}",
+                "html_url": f"{WEB}/{self.repo}/pull/{issue.number}",
+            }
+        return data
+
+    def comment_json(self, comment: dict[str, Any]) -> Json:
+        issue, cid = comment["issue"], comment["id"]
+        return {
+            "id": cid,
+            "body": comment["body"],
+            "user": self.user_json(comment["user"]),
+            "author_association": self.association(comment["user"]),
+            "created_at": STAMP,
+            "updated_at": STAMP,
+            "html_url": f"{WEB}/{self.repo}/issues/{issue}#issuecomment-{cid}",
+            "issue_url": f"{API}/repos/{self.repo}/issues/{issue}",
+        }
+
+    def pull_json(self, pull: dict[str, Any]) -> Json:
+        number = pull["number"]
+        return {
+            "number": number,
+            "id": number + 9000,
+            "state": pull["state"],
+            "title": pull["title"],
+            "body": pull["body"],
+            "draft": False,
+            "merged": pull["merged"],
+            "merged_at": pull.get("merged_at"),
+            "closed_at": pull.get("closed_at"),
+            "html_url": f"{WEB}/{self.repo}/pull/{number}",
+            "url": f"{API}/repos/{self.repo}/pulls/{number}",
+            "head": self._branch_json(pull["head"]),
+            "base": self._branch_json(pull["base"]),
+            "user": self.user_json(pull["user"]),
+        }
+
+    def _branch_json(self, branch: str) -> Json:
+        return {
+            "ref": branch,
+            "sha": self.refs.get(f"heads/{branch}", ""),
+            "label": f"{self.owner}:{branch}",
+            "repo": self.repository_json(),
+        }

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -104,6 +105,7 @@ class PlanVersion(Model):
     version: int
     digest: str
     at: str
+    shown: datetime | None = None  # when GitHub first showed it in the status comment
 
 
 class HistoryEntry(Model):

@@ -152,7 +152,7 @@ def test_unauthorized_approval_is_refused(world: World) -> None:
     refused = world.step(gh.label_event(issue, "issuepilot:approved", sender="mallory"))
     assert refused.code == 0
     assert "issuepilot:approved" not in gh.issues[issue].labels
-    assert "@mallory cannot approve" in world.comment(issue)
+    assert "mallory cannot approve" in world.comment(issue)  # named, not notified
     assert record(world, issue)["state"] == "plan-review"
     by_comment = world.step(gh.comment_event(issue, "/issuepilot approve", sender="mallory"))
     assert by_comment.outputs["task-state"] == "plan-review"

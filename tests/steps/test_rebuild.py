@@ -1,7 +1,6 @@
 """Loading a task: from the store, or rebuilt from its status comment when the store lost it.
 Only IssuePilot's own comments count; an issue without a state label never had a task."""
 
-
 from issuepilot.github.status import MARKER
 from issuepilot.machine import TaskState
 from issuepilot.models import Task

@@ -62,6 +62,7 @@ class AppAuth(httpx.Auth):
         log: Callable[[str, str, Any], None] = lambda *_: None,
         clock: Callable[[], float] = time.time,
         permissions: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not app_id.strip().isdigit():
             raise InputError(f"app-id must be the App's numeric ID, not {app_id!r}")
@@ -77,6 +78,7 @@ class AppAuth(httpx.Auth):
         self.token = ""
         self.expires_at = 0.0
         self.asked = dict(permissions or APP_PERMISSIONS)
+        self.transport = transport
         self.permissions: dict[str, str] = {}  # what the token was granted
         self._installation = ""
         self._lock = asyncio.Lock()
@@ -112,7 +114,7 @@ class AppAuth(httpx.Auth):
         yield request
 
     async def _refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, transport=self.transport) as client:
             if not self._installation:
                 try:
                     data = await self._call(client, "GET", f"/repos/{self.repo}/installation")

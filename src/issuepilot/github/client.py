@@ -57,7 +57,13 @@ class GitHub:
         auth: httpx.Auth = TokenAuth(token)
         if app is not None:
             self.app = AppAuth(
-                *app, repo, api_url, on_token=on_token, log=self._log, permissions=app_permissions
+                *app,
+                repo,
+                api_url,
+                on_token=on_token,
+                log=self._log,
+                permissions=app_permissions,
+                transport=transport,
             )
             auth = self.app
         self._client = httpx.AsyncClient(
@@ -187,22 +193,23 @@ class GitHub:
         async for comment in self.paginate(f"{self.base}/issues/{number}/comments"):
             yield Comment.model_validate(comment)
 
-    async def create_comment(self, number: int, body: str) -> int:
-        async def attempt() -> int:
+    async def create_comment(self, number: int, body: str) -> Comment:
+        async def attempt() -> Comment:
             path = f"{self.base}/issues/{number}/comments"
-            return int((await self.request("POST", path, {"body": body})).json()["id"])
+            return Comment.model_validate((await self.request("POST", path, {"body": body})).json())
 
-        async def find() -> int | None:
+        async def find() -> Comment | None:
             found = None
             async for comment in self.list_comments(number):
                 if comment.body == body:
-                    found = comment.id
+                    found = comment
             return found
 
         return await self._create(attempt, find)
 
-    async def update_comment(self, comment_id: int, body: str) -> None:
-        await self.request("PATCH", f"{self.base}/issues/comments/{comment_id}", {"body": body})
+    async def update_comment(self, comment_id: int, body: str) -> Comment:
+        path = f"{self.base}/issues/comments/{comment_id}"
+        return Comment.model_validate((await self.request("PATCH", path, {"body": body})).json())
 
     async def permission(self, login: str) -> str:
         """The user's role on the repository: admin, maintain, write, triage, read or none."""

@@ -84,9 +84,12 @@ class Record:
 
 
 def _record(task: Task, redact: Redactor) -> str:
-    # `<` and `>` never appear raw, so the JSON cannot end the HTML comment early.
+    """The record as JSON the comment can carry: `<` and `>` never appear raw, so it cannot
+    end the HTML comment early; nor `@` and `#`, so no mention or reference in it acts."""
     data = redact(task.public_json())
-    return data.replace("<", "\\u003c").replace(">", "\\u003e")
+    for char in "<>@#":
+        data = data.replace(char, f"\\u{ord(char):04x}")
+    return data
 
 
 def render(

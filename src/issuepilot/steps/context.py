@@ -47,6 +47,7 @@ class Context:
     dispatched: list[int] = field(default_factory=list)  # issues whose next run was started
     redact: Redactor = field(default_factory=Redactor)  # every secret this run knows
     seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
+    written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
 
     @property
     def config(self) -> RepoConfig:
@@ -77,6 +78,14 @@ class Context:
         if self.trigger.event == "issues.labeled" and self.payload.label is not None:
             return self.payload.label.name
         return ""
+
+    def sent_at(self) -> datetime | None:
+        """When the person sent this run's request, by GitHub's clock, where it says."""
+        if self.payload.comment is not None:
+            return self.payload.comment.created_at
+        if self.trigger.event == "issues.labeled" and self.payload.issue is not None:
+            return self.payload.issue.updated_at
+        return None
 
     @property
     def base_branch(self) -> str:

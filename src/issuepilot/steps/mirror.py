@@ -67,21 +67,25 @@ def label_shown(ctx: Context, task: Task) -> str:
 
 
 async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
-    """Edit the status comment, or create it; `learnt` gets an id the record lacked."""
+    """Edit the status comment, or create it; `learnt` gets an id the record lacked, and
+    `ctx.written_at` GitHub's time of the write (what a reader could see from then on)."""
     body = render(task, ctx.labels, ctx.redact, await record_seal(ctx))
     comment_id = task.comment_id
     if not comment_id and task.attempts:  # a run that died may have created it already
         found = await find_status_comment(ctx, task.issue)
         comment_id = found[0] if found is not None else 0
+    written = None
     try:
         if comment_id:
-            await ctx.gh.update_comment(comment_id, body)
+            written = await ctx.gh.update_comment(comment_id, body)
     except NotFound:  # a person deleted it: the task gets a new one
-        comment_id = 0
-    if not comment_id:
-        comment_id = await ctx.gh.create_comment(task.issue, body)
-    if comment_id != task.comment_id:
-        learnt.append(comment_id)
+        pass
+    if written is None:
+        written = await ctx.gh.create_comment(task.issue, body)
+    if written.updated_at is not None:
+        ctx.written_at[task.issue] = written.updated_at
+    if written.id != task.comment_id:
+        learnt.append(written.id)
 
 
 async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Record] | None:

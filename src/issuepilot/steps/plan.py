@@ -4,7 +4,7 @@ from ..agents.base import IssueText
 from ..errors import IssuePilotError, ModelError, Superseded
 from ..machine import Move
 from ..models import PlanVersion, Task
-from .context import Context, Outcome
+from .context import Context, Outcome, update
 from .failure import fail
 from .mirror import label_shown, publish
 from .repo_files import planner_context
@@ -48,6 +48,9 @@ async def plan(ctx: Context, task: Task) -> Outcome:
         ],
         title=issue.title,
     )
+    if (shown := ctx.written_at.get(task.issue)) is not None:  # GitHub's time: see approve
+        latest = reviewed.plan_versions[-1].model_copy(update={"shown": shown})
+        reviewed = await update(ctx, reviewed, plan_versions=[*reviewed.plan_versions[:-1], latest])
     return Outcome(reviewed, f"plan v{reviewed.plan_version} posted for review")
 
 

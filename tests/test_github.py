@@ -134,7 +134,7 @@ async def test_a_timeout_is_retried(fake: FakeGitHub) -> None:
 async def test_rate_limits_wait_as_told_then_go_on(gh: GitHub, fake: FakeGitHub) -> None:
     n = fake.open_issue("x")
     fake.rate_limit("POST", rf"/issues/{n}/comments$", retry_after=0)
-    comment = await gh.create_comment(n, "hello")  # a refused POST was not carried out
+    comment = (await gh.create_comment(n, "hello")).id  # a refused POST was not carried out
     assert [c["id"] for c in fake.comments.values()] == [comment]
 
 
@@ -151,7 +151,7 @@ async def test_a_long_rate_limit_fails_the_step_with_the_reset_time(
 async def test_a_lost_reply_never_makes_a_second_comment(gh: GitHub, fake: FakeGitHub) -> None:
     n = fake.open_issue("x")
     fake.lose_reply("POST", rf"/issues/{n}/comments$")
-    comment = await gh.create_comment(n, "status <!-- marker -->")
+    comment = (await gh.create_comment(n, "status <!-- marker -->")).id
     assert list(fake.comments) == [comment]
 
 
@@ -343,7 +343,7 @@ async def test_every_client_request_and_every_fake_answer_match_the_rest_descrip
     await gh.remove_label(n, "gone")
     await gh.create_label("c", "ededed", "desc")
     assert "c" in await gh.list_labels()
-    comment = await gh.create_comment(n, "hi")
+    comment = (await gh.create_comment(n, "hi")).id
     await gh.update_comment(comment, "hello")
     assert [c async for c in gh.list_comments(n)]
     assert await gh.permission("octocat") == "admin"

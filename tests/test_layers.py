@@ -11,15 +11,25 @@ SRC = Path(__file__).parents[1] / "src" / "issuepilot"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "aio"),
     ("paths", "machine", "labels", "models", "keys", "github.objects", "github.retry"),
+    ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
-    ("github", "store", "locks", "agents"),
+    ("github", "store", "locks", "agents", "git", "sandbox"),
     ("steps",),
     ("runner",),
     ("testing",),
     ("wiring", "demo"),
     ("cli", "__main__", "__init__"),
 ]
-PURE = {"paths", "machine", "labels", "models", "keys", "events", "github.objects"}
+PURE = {
+    "paths",
+    "machine",
+    "labels",
+    "models",
+    "keys",
+    "events",
+    "github.objects",
+    "github.untrusted",
+}
 IO = {"httpx", "redis", "openai", "jwt", "subprocess", "os", "socket", "asyncio", "time"}
 
 

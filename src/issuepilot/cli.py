@@ -13,6 +13,9 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 from . import __version__
 from .config import (
@@ -39,7 +42,9 @@ INPUTS = [
     ("agent-command", "a coding agent CLI to run in the checkout (see docs/agents.md)"),
     ("app-id", "GitHub App ID, to act as the App instead of with github-token"),
     ("app-private-key", "the GitHub App's private key (PEM)"),
+    ("record-key", "secret that signs the task record in the status comment"),
 ]
+GITHUB_MODELS_HOSTS = {"models.github.ai", "models.inference.ai.azure.com"}
 
 
 def env_input(name: str) -> str:
@@ -114,17 +119,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
     run_id = os.environ.get("GITHUB_RUN_ID", "")
     log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")
+    base_url = pick("model-base-url") or DEFAULT_MODEL_BASE_URL
     return Settings(
         repo=repo,
         api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
         server_url=server,
-        token=token,
+        token=SecretStr(token),
         app_id=app_id,
-        app_private_key=app_key.replace("\\n", "\n"),
-        redis_url=redis_url,
+        app_private_key=SecretStr(app_key.replace("\\n", "\n")),
+        redis_url=SecretStr(redis_url),
+        record_key=SecretStr(pick("record-key")),
         model=pick("model") or DEFAULT_MODEL,
-        model_base_url=pick("model-base-url") or DEFAULT_MODEL_BASE_URL,
-        model_api_key=pick("model-api-key") or token,
+        model_base_url=base_url,
+        model_api_key=SecretStr(model_key(pick("model-api-key"), base_url, token)),
         agent_command=pick("agent-command"),
         runner_env=dict(os.environ),
         max_steps=int(max_steps),
@@ -133,6 +140,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
         http_log=Path(log) if log else None,
         workspace=workspace,
         config=load_config(config_path),
+    )
+
+
+def model_key(given: str, base_url: str, github_token: str) -> str:
+    """The model endpoint's key. The GitHub token goes to GitHub Models only: sent to any
+    other endpoint it would hand a stranger the repository."""
+    if given:
+        return given
+    if urlsplit(base_url).hostname in GITHUB_MODELS_HOSTS and github_token:
+        return github_token
+    raise InputError(
+        f"model-api-key is required for the model endpoint {base_url} (any text for endpoints "
+        "without keys, such as Ollama): the GitHub token is only ever sent to GitHub Models"
     )
 
 
@@ -146,16 +166,25 @@ def write_outputs(outputs: dict[str, str], summary: str) -> None:
             f.write(summary + "\n")
 
 
+def command_data(text: str) -> str:
+    """Escape a workflow command's data as GitHub documents, so text cannot end the command
+    or start another one on a new line.
+    https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts"""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def mask(secret: str) -> None:
     """Ask the Actions runner to hide a secret in every later log line."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::add-mask::{secret}", flush=True)
+        for line in secret.splitlines():
+            if line.strip():
+                print(f"::add-mask::{command_data(line.strip())}", flush=True)
 
 
 def report_error(message: str) -> None:
     line = " ".join(message.split())
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print(f"::error title=IssuePilot::{line}", flush=True)
+        print(f"::error title=IssuePilot::{command_data(line)}", flush=True)
     else:
         print(f"issuepilot: error: {line}", file=sys.stderr, flush=True)
 
@@ -173,9 +202,10 @@ def cmd_step(args: argparse.Namespace) -> int:
     from .wiring import run_step
 
     settings = settings_from(args)
-    for line in settings.app_private_key.splitlines():
-        if line.strip() and "PRIVATE KEY" not in line:
-            mask(line.strip())
+    for line in settings.app_private_key.get_secret_value().splitlines():
+        if "PRIVATE KEY" not in line:
+            mask(line)
+    mask(settings.record_key.get_secret_value())
     name, payload = read_event(args.event_name, args.event_path)
     outputs, summary = asyncio.run(run_step(settings, name, payload, on_token=mask))
     write_outputs(outputs, summary)

@@ -6,9 +6,10 @@ values are refused with the key and the file named.
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .errors import InputError, error_parts
 from .events import Rules
@@ -38,10 +39,15 @@ class RepoConfig(BaseModel):
     agent_timeout_minutes: float = Field(20, gt=0, le=360)
     agent_env: list[str] = Field(default_factory=list)
     agent_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    # Where agent commands and checks run: see docs/security.md.
+    sandbox: Literal["user", "container", "none"] = "user"
+    sandbox_image: str | None = None  # the image of `sandbox: container`
     out_of_scope: Literal["refuse", "lock"] = "refuse"
     protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
     allow_protected: bool = False
     max_changed_lines: int = Field(5000, ge=1, le=1_000_000)
+    max_file_bytes: int = Field(1_000_000, ge=1, le=100_000_000)
+    max_change_bytes: int = Field(5_000_000, ge=1, le=1_000_000_000)
     max_model_tokens: int = Field(300_000, ge=1)
     max_model_calls: int = Field(20, ge=1)
     max_cost: float | None = Field(None, gt=0)
@@ -93,28 +99,40 @@ def load_config(path: Path | None) -> RepoConfig:
 
 
 class Settings(BaseModel):
-    """Everything one run needs, resolved by `cli.py` from flags, inputs and the runner."""
+    """Everything one run needs, resolved by `cli.py` from flags, inputs and the runner.
+
+    Credentials are `SecretStr`: no repr, str, log line or traceback shows their value."""
 
     model_config = ConfigDict(frozen=True)
 
     repo: str
     api_url: str = "https://api.github.com"
     server_url: str = "https://github.com"
-    token: str
+    token: SecretStr
     app_id: str = ""
-    app_private_key: str = ""
-    redis_url: str
+    app_private_key: SecretStr = SecretStr("")
+    redis_url: SecretStr
+    record_key: SecretStr = SecretStr("")  # signs the task record in the status comment
     model: str = DEFAULT_MODEL
     model_base_url: str = DEFAULT_MODEL_BASE_URL
-    model_api_key: str = ""
+    model_api_key: SecretStr = SecretStr("")
     agent_command: str = ""
-    runner_env: dict[str, str] = Field(default_factory=dict)  # what an agent command may inherit
+    # What an agent command may inherit (filtered by agent_env); never shown.
+    runner_env: dict[str, str] = Field(default_factory=dict, repr=False)
     max_steps: int = Field(1, ge=1, le=20)
     workflow_ref: str = ""  # owner/repo/.github/workflows/file.yml@refs/heads/main
     run_url: str = ""
     http_log: Path | None = None
     workspace: Path | None = None  # the checkout, for the config file and repository context
     config: RepoConfig = RepoConfig()
+
+    def secrets(self) -> list[str]:
+        """Every secret value this run knows: redacted from whatever it shows."""
+        values = [self.token, self.app_private_key, self.model_api_key, self.record_key]
+        found = [v.get_secret_value() for v in values]
+        found.append(urlsplit(self.redis_url.get_secret_value()).password or "")
+        found += [self.runner_env.get(name, "") for name in self.config.agent_env]
+        return [v for v in found if v]
 
     @property
     def workflow_file(self) -> tuple[str, str] | None:

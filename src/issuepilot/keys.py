@@ -53,3 +53,8 @@ class Keys:
     def labels(self) -> str:
         """Marks that the repository's IssuePilot labels exist (value: their definition hash)."""
         return f"{self.prefix}labels"
+
+    @property
+    def record_key(self) -> str:
+        """The generated key that signs task records, when no record-key input is given."""
+        return f"{self.prefix}record-key"

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,6 +52,15 @@ class FileChange(Model):
     executable: bool = False
 
     @property
+    def size(self) -> int:
+        """The file's new size in bytes (0 for a deletion)."""
+        if self.content is None:
+            return 0
+        if self.encoding == "base64":
+            return len(self.content) * 3 // 4 - self.content[-2:].count("=")
+        return len(self.content.encode())
+
+    @property
     def lines(self) -> list[str]:
         if self.content is None or self.encoding != "utf-8":
             return []
@@ -95,6 +105,7 @@ class PlanVersion(Model):
     version: int
     digest: str
     at: str
+    shown: datetime | None = None  # when GitHub first showed it in the status comment
 
 
 class HistoryEntry(Model):
@@ -131,10 +142,16 @@ class Task(Model):
     comment_id: int = 0
     error: str = ""
     refusal: str = ""  # why someone's request was refused, noted once per state
+    notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
     history: list[HistoryEntry] = Field(default_factory=list)
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
+
+    def public_json(self) -> str:
+        """The record as the status comment shows it: no store version, no capability (a
+        lock token would let its reader release or renew the task's locks)."""
+        return self.model_dump_json(exclude_defaults=True, exclude={"version", "lock_token"})
 
 
 def holders_text(holders: dict[str, str], path: str = "{}") -> str:

@@ -36,11 +36,11 @@ async def _run(ctx: Context) -> Outcome:
     if trigger.action is Action.SWEEP or trigger.issue is None:
         return await sweep(ctx)
     issue = trigger.issue
-    task = await load_task(ctx, issue)
-    if trigger.needs_permission:
+    if trigger.needs_permission:  # before anything is rebuilt from what GitHub shows
         role = await role_of(ctx, trigger.actor)
         if role not in WRITE_ROLES:
-            return await refuse(ctx, issue, task, role)
+            return await refuse(ctx, issue, await ctx.store.load(issue), role)
+    task = await load_task(ctx, issue)
     outcome = await act(ctx, issue, task)
     for _ in range(ctx.settings.max_steps - 1):
         if not (outcome.automatic and outcome.task):

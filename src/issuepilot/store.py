@@ -36,6 +36,7 @@ class TaskStore(Protocol):
     async def live(self) -> list[int]: ...
     async def get_flag(self, key: str) -> str | None: ...
     async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None: ...
+    async def ensure_flag(self, key: str, value: str) -> str: ...
 
 
 def _text(value: Any) -> str:
@@ -92,3 +93,12 @@ class RedisTaskStore:
             await self.redis.set(key, value, px=int(ttl_s * 1000) if ttl_s else None)
         except RedisError as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
+
+    async def ensure_flag(self, key: str, value: str) -> str:
+        """The flag's value, set to `value` first if it had none (the first writer wins)."""
+        try:
+            await self.redis.set(key, value, nx=True)
+            current = await self.redis.get(key)
+        except RedisError as exc:
+            raise BackendError(f"Redis failed: {exc}") from exc
+        return value if current is None else _text(current)

@@ -11,11 +11,13 @@ from .agents.base import Agent
 from .agents.budget import Budget
 from .agents.command import CommandAgent
 from .agents.openai import OpenAIAgent, preload
-from .config import Settings
+from .config import RepoConfig, Settings
 from .errors import BackendError, InputError
 from .events import Action, Payload, decide
+from .github.auth import APP_PERMISSIONS
 from .github.client import GitHub
 from .github.retry import RetryPolicy
+from .github.untrusted import Redactor
 from .locks import FileLocks
 from .models import Usage
 from .runner import run
@@ -52,14 +54,23 @@ async def run_step(
         return report(settings, Outcome(None, trigger.reason), trigger.issue)
     if trigger.action in (Action.ADVANCE, Action.PLAN) or settings.max_steps > 1:
         preload()  # this run will likely call the model
-    redis = await connect_redis(settings.redis_url)
+    redact = Redactor(settings.secrets())
+
+    def new_token(token: str) -> None:
+        redact.add(token)
+        on_token(token)
+
+    redis = await connect_redis(settings.redis_url.get_secret_value())
     gh = GitHub(
         settings.repo,
-        settings.token,
+        settings.token.get_secret_value(),
         settings.api_url,
         settings.http_log,
-        app=(settings.app_id, settings.app_private_key) if settings.app_id else None,
-        on_token=on_token,
+        app=(settings.app_id, settings.app_private_key.get_secret_value())
+        if settings.app_id
+        else None,
+        on_token=new_token,
+        app_permissions=app_permissions(settings.config),
         retry=RetryPolicy(
             base_s=settings.config.retry_backoff_seconds,
             max_wait_s=settings.config.rate_limit_wait_seconds,
@@ -68,7 +79,7 @@ async def run_step(
     agents: list[Agent] = []
 
     def make_agent(role: str, spent: Usage) -> Agent:
-        agent = build_agent(settings, role, spent)
+        agent = build_agent(settings, role, spent, redact)
         agents.append(agent)
         return agent
 
@@ -81,6 +92,7 @@ async def run_step(
         trigger=trigger,
         payload=payload,
         say=say,
+        redact=redact,
     )
     try:
         outcome = await run(ctx)
@@ -93,7 +105,14 @@ async def run_step(
     return report(settings, outcome, trigger.issue, ctx.dispatched)
 
 
-def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
+def app_permissions(config: RepoConfig) -> dict[str, str]:
+    """What the App's installation token is asked for: only what IssuePilot uses."""
+    if config.token_can_write_workflows:
+        return {**APP_PERMISSIONS, "workflows": "write"}
+    return APP_PERMISSIONS
+
+
+def build_agent(settings: Settings, role: str, spent: Usage, redact: Redactor) -> Agent:
     """The backend for a role: the agent command where the config gives it the role, else
     the built-in one on the model endpoint. Both count against the task's budget."""
     config = settings.config
@@ -107,9 +126,15 @@ def build_agent(settings: Settings, role: str, spent: Usage) -> Agent:
             timeout_s=config.agent_timeout_minutes * 60,
             output_cap=config.agent_output_bytes,
             budget=budget,
+            sandbox=config.sandbox,
+            sandbox_image=config.sandbox_image,
+            redact=redact,
         )
     return OpenAIAgent(
-        settings.model, settings.model_base_url, settings.model_api_key, budget=budget
+        settings.model,
+        settings.model_base_url,
+        settings.model_api_key.get_secret_value(),
+        budget=budget,
     )
 
 

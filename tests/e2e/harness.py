@@ -77,7 +77,7 @@ class World:
             "ISSUEPILOT_REDIS_URL": self.redis_url,
             "ISSUEPILOT_MODEL": "fake-model",
             "ISSUEPILOT_MODEL_BASE_URL": self.model.url,
-            "ISSUEPILOT_MODEL_API_KEY": "",
+            "ISSUEPILOT_MODEL_API_KEY": "fake-model-key",
             "ISSUEPILOT_HTTP_LOG": str(self.http_log),
             **self.extra_env,
         }
@@ -129,6 +129,24 @@ class World:
         os.kill(proc.pid, signal.SIGKILL)
         self.finish(proc, run)
         release.set()
+
+    def checkout(self, config: str = "") -> None:
+        """A checkout of the fake repository's main branch, as actions/checkout leaves it
+        with persist-credentials (a credential in .git/config)."""
+        ws = self.tmp / "workspace"
+        files = {**self.github.files_at("main"), ".github/issuepilot.yml": config}
+        for path, text in files.items():
+            if text:
+                (ws / path).parent.mkdir(parents=True, exist_ok=True)
+                (ws / path).write_text(text)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run([*git, "init", "-q"], cwd=ws, check=True)
+        subprocess.run([*git, "add", "."], cwd=ws, check=True)
+        subprocess.run([*git, "commit", "-qm", "init"], cwd=ws, check=True)
+        extraheader = "http.https://github.com/.extraheader"
+        subprocess.run(
+            ["git", "config", extraheader, "AUTHORIZATION: basic c2VjcmV0"], cwd=ws, check=True
+        )
 
     def expire_lease(self, issue: int) -> None:
         """What the passing of time does to a dead run's lease: the record's lease and the

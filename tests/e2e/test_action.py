@@ -12,6 +12,7 @@ def test_every_input_at_its_default_works_without_a_config_file(world: World) ->
         "redis-url": world.redis_url,
         "model": "fake-model",
         "model-base-url": world.model.url,
+        "model-api-key": "fake-model-key",  # the GitHub token goes to GitHub Models only
     }
     gh = world.github
     issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")

@@ -28,6 +28,7 @@ from issuepilot.github.auth import AppAuth
 from issuepilot.github.client import GitHub
 from issuepilot.github.retry import RetryPolicy
 from issuepilot.github.status import MARKER, parse_record
+from issuepilot.github.untrusted import Redactor
 from issuepilot.keys import Keys
 from issuepilot.machine import LEASED, TaskState, shown
 from issuepilot.models import ChangeSet, FileChange, Plan, PlannedFile, Task, Usage
@@ -112,6 +113,7 @@ class ScriptedAgent:
 
     sim: "Sim"
     budget: Budget
+    notices: list[str] = field(default_factory=list)
 
     async def plan(self, issue: IssueText, context: RepoFiles) -> Plan:
         self.sim.planned.append((issue, context))
@@ -236,6 +238,7 @@ class Sim:
     workflow_ref: str = f"{REPO}/.github/workflows/issuepilot.yml@refs/heads/main"
     max_steps: int = 1
     app_permissions: dict[str, str] | None = None  # set: the runs authenticate as an App
+    runner_env: dict[str, str] = field(default_factory=dict)  # the job's environment
     plans: list[Plan | IssuePilotError | PlanScript] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     planned: list[tuple[IssueText, RepoFiles]] = field(default_factory=list)
@@ -259,6 +262,7 @@ class Sim:
             workflow_ref=self.workflow_ref,
             run_url="https://github.com/octo/app/actions/runs/1",
             max_steps=self.max_steps,
+            runner_env=self.runner_env,
             workspace=self.workspace,
             config=self.config,
         )
@@ -294,6 +298,7 @@ class Sim:
             payload=payload,
             now=self.clock,
             say=self.said.append,
+            redact=Redactor(settings.secrets()),
         )
 
     async def run(self, event: Event) -> Outcome:
@@ -484,7 +489,7 @@ class Sim:
         [body] = self.status_comments(issue)
         record = parse_record(body)
         assert record is not None, "the status comment carries no task record"
-        return record
+        return record.task
 
     async def to_plan_review(self, issue: int) -> Task:
         await self.run(self.github.label_event(issue, "issuepilot"))

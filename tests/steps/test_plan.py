@@ -111,7 +111,7 @@ async def test_a_run_checks_the_repository_labels_once(
 
     monkeypatch.setattr(sim.store, "get_flag", counted)
     await sim.run(sim.dispatch_event(issue))  # publishes twice
-    assert reads == ["issuepilot:{octo/app}:labels"]
+    assert reads == ["issuepilot:{octo/app}:labels", "issuepilot:{octo/app}:record-key"]
 
 
 async def test_a_plan_step_in_the_run_of_the_label_reads_the_issue_from_the_payload(

@@ -1,8 +1,6 @@
 """Loading a task: from the store, or rebuilt from its status comment when the store lost it.
 Only IssuePilot's own comments count; an issue without a state label never had a task."""
 
-import pytest
-
 from issuepilot.github.status import MARKER
 from issuepilot.machine import TaskState
 from issuepilot.models import Task
@@ -131,12 +129,6 @@ async def test_a_merge_finishes_a_task_the_store_lost(sim: Sim) -> None:
     assert await sim.locks.holders(["src/app.py"]) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rebuild.py:19 restores the record as written, approval included; DESIGN §2 says "
-    "an unsigned record may restore a plan and a PR number, never an approval, and any "
-    "workflow commenting as github-actions[bot] can write such a record",
-)
 async def test_an_unsigned_record_restores_the_plan_but_not_the_approval(sim: Sim) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
     plan = plan_of("src/app.py")

@@ -29,9 +29,11 @@ class RepoFiles:
 
 
 class Agent(Protocol):
-    """A planner and executor. `budget` counts what its calls spend."""
+    """A planner and executor. `budget` counts what its calls spend; `notices` are what
+    the maintainers must be told about how it ran (shown in the status comment)."""
 
     budget: Budget
+    notices: list[str]
 
     async def plan(self, issue: IssueText, context: RepoFiles) -> Plan: ...
 

@@ -16,23 +16,23 @@ the changes are read back with git: added, modified, deleted, renamed files and 
 changes.
 """
 
-import asyncio
 import base64
 import json
 import os
 import re
-import signal
+import shutil
 import stat
 import tempfile
-import time
-from collections import deque
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ..errors import InputError, ModelError, first_error
+from ..git import git
+from ..github.untrusted import Redactor, looks_like_credential
 from ..models import ChangeSet, FileChange, Plan
 from ..paths import repo_path
+from ..sandbox import Mode, filtered, open_sandbox
 from . import prompts
 from .base import IssueText, RepoFiles
 from .budget import Budget
@@ -47,6 +47,8 @@ SECRET_NAME = re.compile(
 CREDENTIAL_KEYS = re.compile(
     r"^(http\..*\.extraheader|include\.path|includeif\..*\.path|credential\..*)$"
 )
+FILES = ("prompt.md", "task.json", "plan.json")
+MAX_PLAN_BYTES = 1_000_000
 PLAN_FORMAT = """
 Write the plan as one JSON object to the file named by $ISSUEPILOT_PLAN_FILE:
 {"summary": "...", "steps": ["..."],
@@ -65,18 +67,25 @@ class CommandAgent:
         timeout_s: float,
         output_cap: int,
         budget: Budget | None = None,
+        sandbox: Mode = "user",
+        sandbox_image: str | None = None,
+        redact: Redactor | None = None,
     ) -> None:
-        if not (workspace / ".git").exists():
+        if not (workspace / ".git").is_dir():
             raise InputError(
                 f"agent-command needs a git checkout at {workspace}: add actions/checkout first"
             )
         self.command = command
         self.workspace = workspace
+        self.runner_env = runner_env
         self.env = agent_env(runner_env, pass_env)
         self.timeout_s = timeout_s
         self.output_cap = output_cap
         self.budget = budget or Budget()
+        self.sandbox, self.sandbox_image = sandbox, sandbox_image
+        self.redact = redact or Redactor()
         self.output = ""
+        self.notices: list[str] = []
 
     async def aclose(self) -> None:
         pass
@@ -89,19 +98,17 @@ class CommandAgent:
             + "\n"
             + prompts.planner_prompt(issue, context)
         )
-        with tempfile.TemporaryDirectory(prefix="issuepilot-") as tmp:
-            plan_file = Path(tmp) / "plan.json"
-            await self._run("plan", issue, prompt, plan_file, Path(tmp))
-            if not plan_file.exists():
-                raise ModelError(
-                    f"the agent command wrote no plan to $ISSUEPILOT_PLAN_FILE{self._tail()}"
-                )
-            try:
-                return Plan.model_validate_json(plan_file.read_text(encoding="utf-8"))
-            except ValidationError as exc:
-                raise ModelError(
-                    f"the agent command's plan is invalid: {first_error(exc, 'plan')}"
-                ) from None
+        answer = await self._run("plan", issue, prompt, plan_json=None)
+        if answer is None:
+            raise ModelError(
+                f"the agent command wrote no plan to $ISSUEPILOT_PLAN_FILE{self._tail()}"
+            )
+        try:
+            return Plan.model_validate_json(answer)
+        except ValidationError as exc:
+            raise ModelError(
+                f"the agent command's plan is invalid: {first_error(exc, 'plan')}"
+            ) from None
 
     async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet:
         plan_json = plan.model_dump_json(indent=1)
@@ -109,21 +116,29 @@ class CommandAgent:
             "Edit the files in the working directory; do not commit.\n\n"
             + prompts.executor_prompt(issue, plan_json, RepoFiles())
         )
-        with tempfile.TemporaryDirectory(prefix="issuepilot-") as tmp:
-            plan_file = Path(tmp) / "plan.json"
-            plan_file.write_text(plan_json, encoding="utf-8")
-            await self._run("execute", issue, prompt, plan_file, Path(tmp))
+        await self._run("execute", issue, prompt, plan_json=plan_json)
         changes = await read_back(self.workspace)
         if not changes:
             raise ModelError(f"the agent command changed no files{self._tail()}")
         return ChangeSet(files=changes, message=f"{issue.title} (#{issue.number})")
 
     async def _run(
-        self, role: str, issue: IssueText, prompt: str, plan_file: Path, tmp: Path
-    ) -> None:
+        self, role: str, issue: IssueText, prompt: str, plan_json: str | None
+    ) -> str | None:
+        """Run the command in the sandbox; returns what it left in the plan file."""
         self.budget.check()
         await scrub_credentials(self.workspace)
-        prompt_file, task_file = tmp / "prompt.md", tmp / "task.json"
+        # Inside .git/: visible to the sandbox (which holds the workspace), never a change.
+        files = Path(tempfile.mkdtemp(prefix="issuepilot-run-", dir=self.workspace / ".git"))
+        try:
+            return await self._in_sandbox(role, issue, prompt, plan_json, files)
+        finally:
+            shutil.rmtree(files, ignore_errors=True)
+
+    async def _in_sandbox(
+        self, role: str, issue: IssueText, prompt: str, plan_json: str | None, files: Path
+    ) -> str | None:
+        prompt_file, task_file, plan_file = (files / n for n in FILES)
         prompt_file.write_text(prompt, encoding="utf-8")
         task = {
             "number": issue.number,
@@ -132,26 +147,31 @@ class CommandAgent:
             "feedback": list(issue.feedback),
         }
         task_file.write_text(json.dumps(task), encoding="utf-8")
-        env = {
-            **self.env,
-            "ISSUEPILOT_ROLE": role,
-            "ISSUEPILOT_PROMPT_FILE": str(prompt_file),
-            "ISSUEPILOT_TASK_FILE": str(task_file),
-            "ISSUEPILOT_PLAN_FILE": str(plan_file),
-            "ISSUEPILOT_ISSUE": str(issue.number),
-        }
+        if plan_json is not None:
+            plan_file.write_text(plan_json, encoding="utf-8")
         timeout = min(self.timeout_s, self.budget.remaining_seconds())
-        started = time.monotonic()
-        try:
-            code, self.output = await run_capped(
-                ["bash", "-c", self.command], self.workspace, env, timeout, self.output_cap
-            )
-        finally:
-            self.budget.seconds += time.monotonic() - started
-        if code is None:
+        box = open_sandbox(self.sandbox, self.workspace, self.runner_env, self.sandbox_image)
+        if box.notice and box.notice not in self.notices:
+            self.notices.append(box.notice)
+        async with box:
+            env = {
+                **self.env,
+                "ISSUEPILOT_ROLE": role,
+                "ISSUEPILOT_PROMPT_FILE": box.visible(prompt_file),
+                "ISSUEPILOT_TASK_FILE": box.visible(task_file),
+                "ISSUEPILOT_PLAN_FILE": box.visible(plan_file),
+                "ISSUEPILOT_ISSUE": str(issue.number),
+            }
+            ran = await box.run(self.command, env, timeout, self.output_cap)
+        self.budget.seconds += ran.seconds
+        self.output = self.redact(ran.output)
+        if ran.code is None:
             raise ModelError(f"the agent command ran past its {timeout:g} s timeout{self._tail()}")
-        if code != 0:
-            raise ModelError(f"the agent command exited with {code}{self._tail()}")
+        if ran.code != 0:
+            raise ModelError(f"the agent command exited with {ran.code}{self._tail()}")
+        if plan_json is not None or not plan_file.is_file() or plan_file.is_symlink():
+            return None
+        return plan_file.read_text(encoding="utf-8", errors="replace")[:MAX_PLAN_BYTES]
 
     def _tail(self) -> str:
         last = self.output.strip().splitlines()[-5:]
@@ -159,31 +179,15 @@ class CommandAgent:
 
 
 def agent_env(runner_env: dict[str, str], pass_env: list[str]) -> dict[str, str]:
-    """The runner's environment without credentials, except those the config passes."""
+    """The runner's environment without credentials, except those the config passes. A
+    credential is known by its name (`*TOKEN*`, ...) or by its value (a URL with a password,
+    a GitHub token, a private key), whatever the variable is called."""
     keep = set(pass_env)
-    return {k: v for k, v in runner_env.items() if k in keep or not SECRET_NAME.search(k)}
-
-
-async def git(workspace: Path, *args: str, check: bool = True) -> bytes:
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        *args,
-        cwd=workspace,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_TERMINAL_PROMPT": "0",
-            "HOME": str(workspace),
-            "GIT_CONFIG_NOSYSTEM": "1",
-        },
-    )
-    out, err = await proc.communicate()
-    if check and proc.returncode != 0:
-        raise ModelError(
-            f"git {args[0]} failed in the checkout: {err.decode(errors='replace').strip()}"
-        )
-    return out
+    return {
+        k: v
+        for k, v in filtered(runner_env).items()
+        if k in keep or not (SECRET_NAME.search(k) or looks_like_credential(v))
+    }
 
 
 async def scrub_credentials(workspace: Path) -> None:
@@ -202,53 +206,11 @@ async def scrub_credentials(workspace: Path) -> None:
         )
 
 
-async def run_capped(
-    argv: list[str], cwd: Path, env: dict[str, str], timeout: float, cap: int
-) -> tuple[int | None, str]:
-    """Run in a new process group; keep the last `cap` bytes of output; None on timeout."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
-    kept: deque[bytes] = deque()
-    size = 0
-
-    async def drain() -> None:
-        nonlocal size
-        assert proc.stdout is not None
-        while chunk := await proc.stdout.read(65536):
-            kept.append(chunk)
-            size += len(chunk)
-            while size - len(kept[0]) >= cap:
-                size -= len(kept.popleft())
-
-    try:
-        await asyncio.wait_for(asyncio.gather(drain(), proc.wait()), timeout)
-        code: int | None = proc.returncode
-    except TimeoutError:
-        code = None
-    finally:
-        if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the agent and everything it started
-            except ProcessLookupError:
-                pass
-            await proc.wait()
-    return code, b"".join(kept)[-cap:].decode(errors="replace")
-
-
 async def read_back(workspace: Path) -> list[FileChange]:
     """The working tree's changes against HEAD, as file changes (renames become a deletion
     and an addition). Paths outside the repository, into .git/, and symlinks are refused."""
     await git(workspace, "add", "--all")
-    raw = await git(
-        workspace, "-c", "core.quotepath=off", "diff", "--cached", "--raw", "-M", "-z", "HEAD"
-    )
+    raw = await git(workspace, "diff", "--cached", "--raw", "-M", "-z", "HEAD")
     fields = raw.decode(errors="surrogateescape").split("\0")
     changes: list[FileChange] = []
     i = 0

@@ -47,6 +47,7 @@ class OpenAIAgent:
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.budget = budget or Budget()
+        self.notices: list[str] = []
         self._client: Any = None
 
     def _sdk(self) -> Any:

@@ -17,9 +17,20 @@ from typing import Any
 import httpx
 
 from ..errors import InputError
-from .errors import NotFound, error_for
+from .errors import NotFound, ValidationFailed, error_for
 
 REFRESH_MARGIN_S = 300  # renew five minutes before expiry: a step's requests never race it
+# What IssuePilot's installation token may do, and nothing more: it is asked for this
+# repository only, with these permissions (plus `workflows: write` where the config allows
+# plans to change workflow files).
+# https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app
+APP_PERMISSIONS = {
+    "contents": "write",  # branches and commits through the Git Data API
+    "issues": "write",  # labels and the status comment
+    "pull_requests": "write",  # open and update the pull request
+    "actions": "write",  # dispatch the next step
+    "metadata": "read",  # collaborator permissions, repository rules
+}
 
 
 class TokenAuth(httpx.Auth):
@@ -50,6 +61,8 @@ class AppAuth(httpx.Auth):
         on_token: Callable[[str], None] = lambda _: None,
         log: Callable[[str, str, Any], None] = lambda *_: None,
         clock: Callable[[], float] = time.time,
+        permissions: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not app_id.strip().isdigit():
             raise InputError(f"app-id must be the App's numeric ID, not {app_id!r}")
@@ -64,7 +77,9 @@ class AppAuth(httpx.Auth):
         self.clock = clock
         self.token = ""
         self.expires_at = 0.0
-        self.permissions: dict[str, str] = {}
+        self.asked = dict(permissions or APP_PERMISSIONS)
+        self.transport = transport
+        self.permissions: dict[str, str] = {}  # what the token was granted
         self._installation = ""
         self._lock = asyncio.Lock()
 
@@ -99,7 +114,7 @@ class AppAuth(httpx.Auth):
         yield request
 
     async def _refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, transport=self.transport) as client:
             if not self._installation:
                 try:
                     data = await self._call(client, "GET", f"/repos/{self.repo}/installation")
@@ -110,18 +125,29 @@ class AppAuth(httpx.Auth):
                     ) from None
                 self._installation = str(data["id"])
             path = f"/app/installations/{self._installation}/access_tokens"
-            data = await self._call(client, "POST", path)
+            body = {"repositories": [self.repo.split("/", 1)[1]], "permissions": self.asked}
+            try:
+                data = await self._call(client, "POST", path, body)
+            except ValidationFailed:
+                asked = ", ".join(f"{k}: {v}" for k, v in self.asked.items())
+                raise InputError(
+                    f"GitHub App {self.app_id} was not granted what IssuePilot needs on "
+                    f"{self.repo} ({asked}): add the permissions in the App's settings and "
+                    "accept them on the installation"
+                ) from None
         self.token = str(data["token"])
         expires = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00"))
         self.expires_at = expires.timestamp()
         self.permissions = {str(k): str(v) for k, v in (data.get("permissions") or {}).items()}
         self.on_token(self.token)
 
-    async def _call(self, client: httpx.AsyncClient, method: str, path: str) -> Any:
+    async def _call(
+        self, client: httpx.AsyncClient, method: str, path: str, body: Any = None
+    ) -> Any:
         url = self.api_url + path
-        self.log(method, url, None)
+        self.log(method, url, body)
         try:
-            response = await client.request(method, url, headers=self._headers())
+            response = await client.request(method, url, json=body, headers=self._headers())
         except httpx.TransportError as exc:
             raise error_for(method, path, 503, {}, {"message": repr(exc)}) from None
         if not response.is_success:

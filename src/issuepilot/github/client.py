@@ -47,6 +47,7 @@ class GitHub:
         on_token: Callable[[str], None] = lambda _: None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        app_permissions: dict[str, str] | None = None,
     ) -> None:
         self.repo = repo
         self.http_log = http_log
@@ -55,7 +56,15 @@ class GitHub:
         self.app: AppAuth | None = None
         auth: httpx.Auth = TokenAuth(token)
         if app is not None:
-            self.app = AppAuth(app[0], app[1], repo, api_url, on_token=on_token, log=self._log)
+            self.app = AppAuth(
+                *app,
+                repo,
+                api_url,
+                on_token=on_token,
+                log=self._log,
+                permissions=app_permissions,
+                transport=transport,
+            )
             auth = self.app
         self._client = httpx.AsyncClient(
             base_url=api_url.rstrip("/"),
@@ -184,22 +193,23 @@ class GitHub:
         async for comment in self.paginate(f"{self.base}/issues/{number}/comments"):
             yield Comment.model_validate(comment)
 
-    async def create_comment(self, number: int, body: str) -> int:
-        async def attempt() -> int:
+    async def create_comment(self, number: int, body: str) -> Comment:
+        async def attempt() -> Comment:
             path = f"{self.base}/issues/{number}/comments"
-            return int((await self.request("POST", path, {"body": body})).json()["id"])
+            return Comment.model_validate((await self.request("POST", path, {"body": body})).json())
 
-        async def find() -> int | None:
+        async def find() -> Comment | None:
             found = None
             async for comment in self.list_comments(number):
                 if comment.body == body:
-                    found = comment.id
+                    found = comment
             return found
 
         return await self._create(attempt, find)
 
-    async def update_comment(self, comment_id: int, body: str) -> None:
-        await self.request("PATCH", f"{self.base}/issues/comments/{comment_id}", {"body": body})
+    async def update_comment(self, comment_id: int, body: str) -> Comment:
+        path = f"{self.base}/issues/comments/{comment_id}"
+        return Comment.model_validate((await self.request("PATCH", path, {"body": body})).json())
 
     async def permission(self, login: str) -> str:
         """The user's role on the repository: admin, maintain, write, triage, read or none."""

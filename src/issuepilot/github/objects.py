@@ -5,6 +5,7 @@ so any well-formed answer parses. Past the client and the event parser, no raw d
 https://docs.github.com/en/rest/issues/issues#get-an-issue
 """
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,7 @@ class Issue(Partial):
     state: str = "open"
     labels: list[Label] = []
     user: User | None = None
+    updated_at: datetime | None = None  # of a label event's payload: when the label changed
     pull_request: dict[str, Any] | None = None  # present when the "issue" is a pull request
 
     @property
@@ -40,6 +42,8 @@ class Comment(Partial):
     id: int = 0
     body: str | None = ""
     user: User | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def author(self) -> str:

@@ -1,22 +1,34 @@
 """The sticky status comment: progress, the plan, the PR, errors, and the task record.
 
 The record rides in a hidden marker at the very end of the comment, so a task can be
-rebuilt from GitHub alone if Redis loses it. Text that came from the issue or the model is
-escaped before it is shown, so it can neither forge a marker nor break the markdown.
+rebuilt from GitHub alone if the store loses it. It is signed (HMAC-SHA256 with the
+record key, bound to the repository): anyone able to post a comment as IssuePilot's login
+can write a marker, but only a record with a valid signature is trusted for more than
+its plan and pull request. It holds no capability: lock tokens stay in the store.
+Text that came from the issue, the model or an agent is redacted and escaped before it
+is shown (`untrusted.shown`): it can neither forge a marker, break the markdown, notify
+anyone nor close an issue.
 """
 
-import html
+import hashlib
+import hmac
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from pydantic import ValidationError
 
 from ..labels import Labels
 from ..machine import TaskState
 from ..models import Task, holders_text
+from .untrusted import Redactor, code, shown
+
+Text = Callable[[str], str]
 
 MARKER = "<!-- issuepilot:task "
-_MARKER_RE = re.compile(r"<!-- issuepilot:task (\{.*?\}) -->", re.DOTALL)
+_MARKER_RE = re.compile(r"<!-- issuepilot:task (\{.*?\})(?: sig=([0-9a-f]{64}))? -->", re.DOTALL)
 PROGRESS = [
     TaskState.QUEUED,
     TaskState.PLANNING,
@@ -44,18 +56,47 @@ NEXT = {
 }
 
 
-def escape(text: str) -> str:
-    """Show untrusted text as text: no HTML, no hidden comments, no forged markers."""
-    return html.escape(text, quote=False)
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """Signs task records for one repository; an empty key signs nothing."""
+
+    repo: str
+    key: bytes = b""
+
+    def sign(self, issue: int, record: str) -> str:
+        if not self.key:
+            return ""
+        message = f"{self.repo}#{issue}\n{record}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def verify(self, issue: int, record: str, signature: str) -> bool:
+        return bool(self.key and signature) and hmac.compare_digest(
+            self.sign(issue, record), signature
+        )
 
 
-def _record(task: Task) -> str:
-    data = task.model_copy(update={"version": 0}).to_json()
-    # `<` and `>` never appear raw, so the JSON cannot end the HTML comment early.
-    return data.replace("<", "\\u003c").replace(">", "\\u003e")
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A task record read back from a status comment, and whether its signature holds."""
+
+    task: Task
+    signed: bool
 
 
-def render(task: Task, labels: Labels) -> str:
+def _record(task: Task, redact: Redactor) -> str:
+    """The record as JSON the comment can carry: `<` and `>` never appear raw, so it cannot
+    end the HTML comment early; nor `@` and `#`, so no mention or reference in it acts."""
+    data = redact(task.public_json())
+    for char in "<>@#":
+        data = data.replace(char, f"\\u{ord(char):04x}")
+    return data
+
+
+def render(
+    task: Task, labels: Labels, redact: Redactor | None = None, seal: Seal | None = None
+) -> str:
+    redact = redact or Redactor()
+    show, span = partial(shown, redact=redact), partial(code, redact=redact)
     lines = [f"### IssuePilot · **{task.state}**", ""]
     reached = {h.state: h for h in task.history}
     for state in PROGRESS:
@@ -69,20 +110,21 @@ def render(task: Task, labels: Labels) -> str:
         lines.append(f"- [x] **{task.state}**")
     lines.append("")
     if task.error:
-        lines += [f"> [!WARNING]\n> {escape(task.error)}", ""]
+        lines += [f"> [!WARNING]\n> {show(task.error)}", ""]
     if task.refusal:
-        lines += [f"> [!NOTE]\n> {escape(task.refusal)}", ""]
+        lines += [f"> [!NOTE]\n> {show(task.refusal)}", ""]
+    for notice in task.notices:
+        lines += [f"> [!CAUTION]\n> {show(notice)}", ""]
     if task.waiting_on:
-        held = holders_text({escape(p): t for p, t in task.waiting_on.items()}, path="`{}`")
+        held = holders_text({span(p): t for p, t in task.waiting_on.items()}, path="`{}`")
         lines += [f"Waiting for files locked by other tasks: {held}", ""]
     if task.pr:
         lines += [f"Pull request: #{task.pr}", ""]
     if task.plan is not None:
-        lines += _plan_lines(task)
+        lines += _plan_lines(task, show, span)
     if task.extra_paths:
         lines += [
-            "Also changed outside the plan: "
-            + ", ".join(f"`{escape(p)}`" for p in task.extra_paths),
+            "Also changed outside the plan: " + ", ".join(f"`{span(p)}`" for p in task.extra_paths),
             "",
         ]
     if task.usage.model_calls or task.usage.seconds:
@@ -90,37 +132,42 @@ def render(task: Task, labels: Labels) -> str:
     hint = NEXT[task.state].format(
         approved=labels.approved, retry=labels.retry, trigger=labels.trigger
     )
-    lines += [f"**Next:** {hint}", "", f"{MARKER}{_record(task)} -->"]
+    record = _record(task, redact)
+    signature = (seal or Seal("")).sign(task.issue, record)
+    sig = f" sig={signature}" if signature else ""
+    lines += [f"**Next:** {hint}", "", f"{MARKER}{record}{sig} -->"]
     return "\n".join(lines)
 
 
-def _plan_lines(task: Task) -> list[str]:
+def _plan_lines(task: Task, show: Text, span: Text) -> list[str]:
     plan = task.plan
     assert plan is not None
     approved = " · approved" if task.approved_hash == task.plan_hash else ""
     out = [
         f"#### Plan v{task.plan_version} (`{task.plan_hash}`{approved})",
         "",
-        escape(plan.summary),
+        show(plan.summary),
         "",
     ]
     if len(task.plan_versions) > 1:
         listed = " · ".join(f"v{v.version} `{v.digest}` ({v.at})" for v in task.plan_versions)
         out += [f"Versions: {listed}; approval applies to the latest only.", ""]
-    out += [f"{i}. {escape(step)}" for i, step in enumerate(plan.steps, 1)]
+    out += [f"{i}. {show(step)}" for i, step in enumerate(plan.steps, 1)]
     out += ["", "Files:"]
-    out += [f"- `{escape(f.path)}` ({f.action}) {escape(f.why)}".rstrip() for f in plan.files]
+    out += [f"- `{span(f.path)}` ({f.action}) {show(f.why)}".rstrip() for f in plan.files]
     if plan.risks:
-        out += ["", "Risks:"] + [f"- {escape(r)}" for r in plan.risks]
+        out += ["", "Risks:"] + [f"- {show(r)}" for r in plan.risks]
     return out + [""]
 
 
-def parse_record(body: str) -> Task | None:
+def parse_record(body: str, seal: Seal | None = None) -> Record | None:
     """The task record of a status comment (the last marker), or None."""
     found = _MARKER_RE.findall(body)
     if not found:
         return None
+    record, signature = found[-1]
     try:
-        return Task.model_validate(json.loads(found[-1]))
+        task = Task.model_validate(json.loads(record))
     except (ValueError, ValidationError):
         return None
+    return Record(task, (seal or Seal("")).verify(task.issue, record, signature))

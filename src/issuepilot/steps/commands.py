@@ -26,6 +26,11 @@ async def approve(ctx: Context, task: Task) -> Outcome:
     if not allows(task.state, Move.APPROVE) or task.plan is None:
         await _withdraw(ctx, task)
         return Outcome(task, why_not(task.state, Move.APPROVE))
+    if unseen := _unseen_plan(ctx, task):
+        await _withdraw(ctx, task)
+        noted = await update(ctx, task, error=unseen)
+        await publish(ctx, noted)
+        return Outcome(noted, unseen)
     if problems := await preflight(ctx, task):
         why = "Not approved, since executing would fail: " + "; ".join(problems)
         noted = await update(ctx, task, error=why)
@@ -40,6 +45,29 @@ async def approve(ctx: Context, task: Task) -> Outcome:
         error="",
     )
     return Outcome(approved, f"plan v{approved.plan_version} approved", automatic=True)
+
+
+def _unseen_plan(ctx: Context, task: Task) -> str:
+    """Why this approval does not apply to the current plan, if it does not.
+
+    `/issuepilot approve <hash>` approves that plan only. A bare approval (or the label)
+    approves the plan the approver could see when they sent it: one shown on GitHub
+    strictly before, by GitHub's clock (whole seconds). So a revision racing an approval
+    is never approved unseen."""
+    current = f"v{task.plan_version} `{task.plan_hash}`"
+    if said := ctx.trigger.feedback.split()[0].strip("`").lower() if ctx.trigger.feedback else "":
+        if len(said) >= 7 and task.plan_hash.startswith(said):
+            return ""
+        return f"Not approved: `{said[:40]}` is not the current plan ({current})."
+    versions = [v for v in task.plan_versions if v.version == task.plan_version]
+    shown = versions[-1].shown if versions else None
+    sent = ctx.sent_at()
+    if sent is not None and shown is not None and sent <= shown:
+        return (
+            f"Not approved: the approval was sent before plan {current} was shown. Read it, "
+            f"then approve again (`/issuepilot approve {task.plan_hash}`)."
+        )
+    return ""
 
 
 async def revise(ctx: Context, task: Task) -> Outcome:

@@ -11,6 +11,8 @@ from ..config import RepoConfig, Settings
 from ..errors import Superseded
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
+from ..github.status import Seal
+from ..github.untrusted import Redactor
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
@@ -43,6 +45,9 @@ class Context:
     known_labels: dict[int, set[str]] = field(default_factory=dict)
     labels_ready: bool = False  # the repository's labels exist (checked once per run)
     dispatched: list[int] = field(default_factory=list)  # issues whose next run was started
+    redact: Redactor = field(default_factory=Redactor)  # every secret this run knows
+    seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
+    written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
 
     @property
     def config(self) -> RepoConfig:
@@ -74,10 +79,26 @@ class Context:
             return self.payload.label.name
         return ""
 
+    def sent_at(self) -> datetime | None:
+        """When the person sent this run's request, by GitHub's clock, where it says."""
+        if self.payload.comment is not None:
+            return self.payload.comment.created_at
+        if self.trigger.event == "issues.labeled" and self.payload.issue is not None:
+            return self.payload.issue.updated_at
+        return None
+
     @property
     def base_branch(self) -> str:
         repo = self.payload.repository
         return self.config.base_branch or (repo.default_branch if repo else "main")
+
+    def spent(self, task: Task, agent: Agent) -> Task:
+        """`task` with what `agent` spent and what the maintainers must know of its run."""
+        new = [n for n in agent.notices if n not in task.notices]
+        for notice in new:
+            self.say(f"#{task.issue}: warning: {notice}")
+        update = {"usage": agent.budget.total(), "notices": [*task.notices, *new]}
+        return task.model_copy(update=update)
 
     def stamp(self) -> str:
         return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M UTC")

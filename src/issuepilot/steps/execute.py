@@ -6,10 +6,12 @@ waits; whoever frees the files wakes it.
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 from ..agents.base import Agent, IssueText
 from ..errors import IssuePilotError, Superseded
 from ..github.commits import push_change
+from ..github.untrusted import Redactor, code, plain, shown
 from ..locks import Lease, LockConflict
 from ..machine import Move
 from ..models import Plan, Task, holders_text
@@ -71,14 +73,14 @@ async def execute(ctx: Context, task: Task) -> Outcome:
         async with ctx.locks.keep_alive(lease, config.lease_s):
             lease, written = await _write(ctx, working, plan, lease, agent)
     except IssuePilotError as exc:
-        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
+        await fail(ctx, ctx.spent(working, agent), exc)
         raise
     # An open PR keeps its files for days, not minutes; the sweep renews while it is open.
     await ctx.locks.extend(lease, config.pr_lease_s)
     try:
         opened = await transition(
             ctx,
-            working,
+            ctx.spent(working, agent),
             Move.OPENED,
             note=f"pull request #{written.pr}",
             lost="the task moved on while executing (cancelled?)",
@@ -88,7 +90,6 @@ async def execute(ctx: Context, task: Task) -> Outcome:
             pr_url=written.url,
             waiting_on={},
             extra_paths=written.extra,
-            usage=agent.budget.total(),
         )
     except Superseded:
         await ctx.locks.release(lease)
@@ -108,13 +109,14 @@ async def _write(
     if extra:
         lease = await _lock_more(ctx, lease, extra)
     branch = ctx.labels.branch(task.issue)
-    message = f"{changes.message or task.title or 'IssuePilot change'} (#{task.issue})"
+    said = plain(changes.message or task.title or "IssuePilot change", ctx.redact)
+    message = f"{said} (#{task.issue})"
     # Right before writing, prove the files are still ours: the lease may have lapsed while
     # the agent worked.
     await ctx.locks.extend(lease, config.lease_s)
     head = await push_change(ctx.gh, base, branch, changes, message)
-    title = f"{task.title or 'IssuePilot change'} (#{task.issue})"
-    body = pr_body(task, plan, extra)
+    title = f"{plain(task.title or 'IssuePilot change', ctx.redact)} (#{task.issue})"
+    body = pr_body(task, plan, extra, ctx.redact)
     if task.pr:
         await ctx.gh.update_pull(task.pr, title, body)
         return lease, Written(branch, head, task.pr, task.pr_url, extra)
@@ -134,14 +136,17 @@ async def _lock_more(ctx: Context, lease: Lease, extra: list[str]) -> Lease:
     return Lease(lease.task, lease.token, tuple(sorted({*lease.paths, *more.paths})))
 
 
-def pr_body(task: Task, plan: Plan, extra: list[str]) -> str:
-    steps = "\n".join(f"{i}. {s}" for i, s in enumerate(plan.steps, 1)) or "-"
-    files = "\n".join(f"- `{f.path}` ({f.action})" for f in plan.files)
+def pr_body(task: Task, plan: Plan, extra: list[str], redact: Redactor) -> str:
+    """The pull request's description: the approved plan, every word of it model text and
+    so shown as untrusted; the only closing reference is IssuePilot's own."""
+    show, span = partial(shown, redact=redact), partial(code, redact=redact)
+    steps = "\n".join(f"{i}. {show(s)}" for i, s in enumerate(plan.steps, 1)) or "-"
+    files = "\n".join(f"- `{span(f.path)}` ({f.action})" for f in plan.files)
     if extra:
         files += "\n\nAlso changed, outside the plan (locked too):\n"
-        files += "\n".join(f"- `{p}`" for p in extra)
+        files += "\n".join(f"- `{span(p)}`" for p in extra)
     return PR_BODY.format(
-        summary=plan.summary,
+        summary=show(plan.summary),
         version=task.plan_version,
         digest=task.plan_hash,
         steps=steps,

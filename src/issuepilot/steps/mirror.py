@@ -3,9 +3,12 @@
 Calls run concurrently, so mirroring costs one round trip whatever it changes.
 """
 
+import hashlib
+import secrets
+
 from ..aio import together
 from ..github.errors import NotFound
-from ..github.status import parse_record, render
+from ..github.status import Record, Seal, parse_record, render
 from ..labels import label_changes
 from ..machine import shown
 from ..models import Task
@@ -64,31 +67,49 @@ def label_shown(ctx: Context, task: Task) -> str:
 
 
 async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
-    """Edit the status comment, or create it; `learnt` gets an id the record lacked."""
-    body = render(task, ctx.labels)
+    """Edit the status comment, or create it; `learnt` gets an id the record lacked, and
+    `ctx.written_at` GitHub's time of the write (what a reader could see from then on)."""
+    body = render(task, ctx.labels, ctx.redact, await record_seal(ctx))
     comment_id = task.comment_id
     if not comment_id and task.attempts:  # a run that died may have created it already
         found = await find_status_comment(ctx, task.issue)
         comment_id = found[0] if found is not None else 0
+    written = None
     try:
         if comment_id:
-            await ctx.gh.update_comment(comment_id, body)
+            written = await ctx.gh.update_comment(comment_id, body)
     except NotFound:  # a person deleted it: the task gets a new one
-        comment_id = 0
-    if not comment_id:
-        comment_id = await ctx.gh.create_comment(task.issue, body)
-    if comment_id != task.comment_id:
-        learnt.append(comment_id)
+        pass
+    if written is None:
+        written = await ctx.gh.create_comment(task.issue, body)
+    if written.updated_at is not None:
+        ctx.written_at[task.issue] = written.updated_at
+    if written.id != task.comment_id:
+        learnt.append(written.id)
 
 
-async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Task] | None:
+async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Record] | None:
     """The newest status comment IssuePilot wrote on the issue, with its record.
 
-    Only comments by IssuePilot's own logins count: anyone can paste a marker."""
+    Only comments by IssuePilot's own logins count, and of their records only a signed
+    one is trusted in full: other workflows may post as the same login."""
+    seal = await record_seal(ctx)
     found = None
     async for comment in ctx.gh.list_comments(issue):
         if comment.author in ctx.rules.bot_logins:
-            record = parse_record(comment.text)
-            if record is not None and record.issue == issue:
+            record = parse_record(comment.text, seal)
+            if record is not None and record.task.issue == issue:
                 found = (comment.id, record)
     return found
+
+
+async def record_seal(ctx: Context) -> Seal:
+    """The key that signs task records: from the record-key input, else one generated once
+    per repository and kept in the store."""
+    if ctx.seal is None:
+        material = ctx.settings.record_key.get_secret_value()
+        if not material:
+            material = await ctx.store.ensure_flag(ctx.keys.record_key, secrets.token_hex(32))
+        key = hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest()
+        ctx.seal = Seal(ctx.settings.repo, key)
+    return ctx.seal

@@ -4,7 +4,7 @@ from ..agents.base import IssueText
 from ..errors import IssuePilotError, ModelError, Superseded
 from ..machine import Move
 from ..models import PlanVersion, Task
-from .context import Context, Outcome
+from .context import Context, Outcome, update
 from .failure import fail
 from .mirror import label_shown, publish
 from .repo_files import planner_context
@@ -30,12 +30,12 @@ async def plan(ctx: Context, task: Task) -> Outcome:
     except Superseded:
         raise
     except IssuePilotError as exc:
-        await fail(ctx, working.model_copy(update={"usage": agent.budget.total()}), exc)
+        await fail(ctx, ctx.spent(working, agent), exc)
         raise
     digest, version = proposal.digest(), working.plan_version + 1
     reviewed = await transition(
         ctx,
-        working,
+        ctx.spent(working, agent),
         Move.PLANNED,
         lost="the task moved on while planning (cancelled?): plan discarded",
         plan=proposal,
@@ -47,8 +47,10 @@ async def plan(ctx: Context, task: Task) -> Outcome:
             PlanVersion(version=version, digest=digest, at=ctx.stamp()),
         ],
         title=issue.title,
-        usage=agent.budget.total(),
     )
+    if (shown := ctx.written_at.get(task.issue)) is not None:  # GitHub's time: see approve
+        latest = reviewed.plan_versions[-1].model_copy(update={"shown": shown})
+        reviewed = await update(ctx, reviewed, plan_versions=[*reviewed.plan_versions[:-1], latest])
     return Outcome(reviewed, f"plan v{reviewed.plan_version} posted for review")
 
 

@@ -4,13 +4,14 @@ Run when a plan is approved, so the maintainer learns at once, in the status com
 instead of after a branch was pushed and the pull request refused.
 """
 
+from ..github.auth import APP_PERMISSIONS
 from ..models import Task
 from .context import Context
 from .scope import protected_paths
 
 WORKFLOWS = ".github/workflows/"
 # What the execute step writes with, as GitHub App permission names.
-NEEDED = {"contents": "write", "pull_requests": "write", "issues": "write", "actions": "write"}
+NEEDED = {name: level for name, level in APP_PERMISSIONS.items() if level == "write"}
 # Repository rules that stop the task's branch from being created or updated through the API.
 # https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/available-rules-for-rulesets
 BLOCKING_RULES = {

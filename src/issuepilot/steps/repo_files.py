@@ -8,11 +8,11 @@ mentions (searched in the checkout only). What does not fit is listed as left ou
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 
 from ..agents.base import IssueText, RepoFiles
 from ..errors import InputError
+from ..git import git
 from ..paths import normalize_path
 from .context import Context
 
@@ -142,12 +142,7 @@ def _checkout(ctx: Context) -> Path | None:
 async def list_tree(ctx: Context, ref: str) -> list[str]:
     root = _checkout(ctx)
     if root is not None:
-        out = subprocess.run(
-            ["git", "-c", "core.quotepath=off", "ls-files", "-z"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        ).stdout
+        out = await git(root, "ls-files", "-z")
         return [p for p in out.decode(errors="replace").split("\0") if p]
     paths, _ = await ctx.gh.list_tree(ref)
     return paths

@@ -44,6 +44,7 @@ def check_change(
         )
     if len(paths) > config.max_files:
         raise ScopeError(f"the change touches {len(paths)} files; the limit is {config.max_files}")
+    check_sizes(changes, config)
     lines = changed_lines(changes, before)
     if lines > config.max_changed_lines:
         raise ScopeError(
@@ -55,3 +56,19 @@ def check_change(
             f"the change touches files outside the approved plan: {', '.join(outside)}"
         )
     return outside
+
+
+def check_sizes(changes: ChangeSet, config: RepoConfig) -> None:
+    """Refuse, before anything is uploaded, a file or a change too large to review."""
+    for change in changes.files:
+        if change.size > config.max_file_bytes:
+            raise ScopeError(
+                f"{change.path} would be {change.size} bytes; the limit is "
+                f"{config.max_file_bytes} (setting max-file-bytes)"
+            )
+    total = sum(change.size for change in changes.files)
+    if total > config.max_change_bytes:
+        raise ScopeError(
+            f"the change writes {total} bytes; the limit is {config.max_change_bytes} "
+            "(setting max-change-bytes)"
+        )

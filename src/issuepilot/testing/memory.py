@@ -67,6 +67,13 @@ class MemoryStore:
     async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
         self.flags[key] = (value, self.clock() + ttl_s if ttl_s else None)
 
+    async def ensure_flag(self, key: str, value: str) -> str:
+        current = await self.get_flag(key)
+        if current is None:
+            await self.set_flag(key, value, None)
+            return value
+        return current
+
 
 @dataclass
 class _Held:

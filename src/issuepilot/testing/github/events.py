@@ -38,14 +38,22 @@ class Activity(RepoState):
                 issue.labels.append(label)
             elif not add and label in issue.labels:
                 issue.labels.remove(label)
+            issue.updated_at = self.tick()
             live = {"label": self.label_json(label), "issue": self.issue_json(issue)}
             return self._event("issues", "labeled" if add else "unlabeled", live, sender)
 
     def comment_event(self, number: int, body: str, sender: str = "octocat") -> Event:
         """Comment on an issue: `issue_comment` created."""
         with self.lock:
-            cid = self.new_id()
-            self.comments[cid] = {"id": cid, "issue": number, "body": body, "user": sender}
+            cid, now = self.new_id(), self.tick()
+            self.comments[cid] = {
+                "id": cid,
+                "issue": number,
+                "body": body,
+                "user": sender,
+                "created_at": now,
+                "updated_at": now,
+            }
             live = {
                 "issue": self.issue_json(self.issues[number]),
                 "comment": self.comment_json(self.comments[cid]),

@@ -5,6 +5,7 @@ other field when an answer or an event is built (`examples.overlay`).
 """
 
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ Json = Any
 BOT = "github-actions[bot]"
 # One fixed time for every timestamp the fake makes up: answers stay reproducible.
 STAMP = "2026-01-01T00:00:00Z"
+EPOCH = 1_767_225_600  # STAMP as epoch seconds: the fake's clock starts there
 WEB = "https://github.com"
 API = "https://api.github.com"
 
@@ -37,6 +39,7 @@ class App:
     )
     token_ttl_s: float = 3600.0
     installation_id: int = 77
+    requests: list[dict[str, Any]] = field(default_factory=list)  # bodies of token requests
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Issue:
     is_pull: bool = False
     closed_at: str | None = None
     state_reason: str | None = None  # "completed" once closed, "reopened" once reopened
+    updated_at: str = STAMP
 
 
 def stable_id(text: str) -> int:
@@ -82,7 +86,14 @@ class RepoState(GitObjects):
         # serves each request on its own thread.
         self.lock = threading.RLock()
         self._last_id = 1000
+        self.seconds = 0  # the fake's clock, in seconds after EPOCH (see `tick`)
         self.seed(files or {"README.md": "# demo\n"})
+
+    def tick(self) -> str:
+        """The fake's time: one second later at every change, as GitHub stamps it (whole
+        seconds), so the order of changes shows in their timestamps."""
+        self.seconds += 1
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + self.seconds))
 
     def new_id(self) -> int:
         self._last_id += 1
@@ -153,6 +164,7 @@ class RepoState(GitObjects):
             "html_url": f"{WEB}/{self.repo}/issues/{issue.number}",
             "url": f"{API}/repos/{self.repo}/issues/{issue.number}",
             "comments": sum(1 for c in self.comments.values() if c["issue"] == issue.number),
+            "updated_at": issue.updated_at,
         }
         if issue.is_pull:  # only pull requests carry this key: its presence is the fact
             data["pull_request"] = {
@@ -168,8 +180,8 @@ class RepoState(GitObjects):
             "body": comment["body"],
             "user": self.user_json(comment["user"]),
             "author_association": self.association(comment["user"]),
-            "created_at": STAMP,
-            "updated_at": STAMP,
+            "created_at": comment.get("created_at", STAMP),
+            "updated_at": comment.get("updated_at", STAMP),
             "html_url": f"{WEB}/{self.repo}/issues/{issue}#issuecomment-{cid}",
             "issue_url": f"{API}/repos/{self.repo}/issues/{issue}",
         }

@@ -43,10 +43,27 @@ def installation(repo: RepoState, call: Call) -> Answer:
     )
 
 
+LEVELS = ["read", "write", "admin"]
+
+
 def access_token(repo: RepoState, call: Call) -> Answer:
+    """A token scoped as asked: to the named repositories and the permissions listed, each
+    no more than the installation was granted (GitHub answers 422 otherwise)."""
     app = verify_jwt(repo, call.token)
     if call.number("installation_id") != app.installation_id:
         raise ApiError(404, "Not Found")
+    body = call.body or {}
+    app.requests.append(body)
+    asked: dict[str, str] = body.get("permissions") or dict(app.permissions)
+    for name, level in asked.items():
+        granted = app.permissions.get(name)
+        if granted is None or LEVELS.index(level) > LEVELS.index(granted):
+            raise ApiError(422, "The permissions requested are not granted to this installation.")
+    names = body.get("repositories")
+    if names is not None and repo.repo.split("/")[1] not in names:
+        raise ApiError(
+            422, "There is at least one repository that does not exist or is not accessible"
+        )
     token = f"ghs_app_{repo.new_id()}"
     expires = time.time() + app.token_ttl_s
     repo.tokens[token] = f"{app.slug}[bot]"
@@ -56,7 +73,7 @@ def access_token(repo: RepoState, call: Call) -> Answer:
         {
             "token": token,
             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
-            "permissions": app.permissions,
+            "permissions": asked,
             "repository_selection": "selected",
         },
     )

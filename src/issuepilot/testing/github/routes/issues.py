@@ -22,6 +22,7 @@ def add_labels(repo: RepoState, call: Call) -> Answer:
         repo.ensure_label(name)
         if name not in issue.labels:
             issue.labels.append(name)
+            issue.updated_at = repo.tick()
     return Answer(200, [repo.label_json(name) for name in issue.labels])
 
 
@@ -30,6 +31,7 @@ def remove_label(repo: RepoState, call: Call) -> Answer:
     if call.params["name"] not in issue.labels:
         raise ApiError(404, "Label does not exist")
     issue.labels.remove(call.params["name"])
+    issue.updated_at = repo.tick()
     return Answer(200, [repo.label_json(name) for name in issue.labels])
 
 
@@ -56,8 +58,15 @@ def list_comments(repo: RepoState, call: Call) -> Answer:
 
 def create_comment(repo: RepoState, call: Call) -> Answer:
     number = find_issue(repo, call.number("issue_number")).number
-    cid = repo.new_id()
-    repo.comments[cid] = {"id": cid, "issue": number, "body": call.body["body"], "user": call.user}
+    cid, now = repo.new_id(), repo.tick()
+    repo.comments[cid] = {
+        "id": cid,
+        "issue": number,
+        "body": call.body["body"],
+        "user": call.user,
+        "created_at": now,
+        "updated_at": now,
+    }
     return Answer(201, repo.comment_json(repo.comments[cid]))
 
 
@@ -65,7 +74,7 @@ def update_comment(repo: RepoState, call: Call) -> Answer:
     comment = repo.comments.get(call.number("comment_id"))
     if comment is None:
         raise ApiError(404, "Not Found")
-    comment["body"] = call.body["body"]
+    comment["body"], comment["updated_at"] = call.body["body"], repo.tick()
     return Answer(200, repo.comment_json(comment))
 
 

@@ -191,6 +191,14 @@ async def test_commit_is_a_compare_and_set(backend: Backend) -> None:
     assert await store.live() == [5]
 
 
+async def test_many_records_load_at_once(backend: Backend) -> None:
+    for issue in (3, 1):
+        assert await backend.store.commit(Task(issue=issue, state=S.QUEUED)) is not None
+    loaded = await backend.store.load_many([1, 2, 3])
+    assert sorted(loaded) == [1, 3] and loaded[3].version == 1
+    assert await backend.store.load_many([]) == {}
+
+
 async def test_racing_writers_make_exactly_one_write(backend: Backend) -> None:
     base = await backend.store.commit(Task(issue=1, state=S.QUEUED))
     assert base is not None

@@ -32,6 +32,7 @@ return v + 1
 
 class TaskStore(Protocol):
     async def load(self, issue: int) -> Task | None: ...
+    async def load_many(self, issues: list[int]) -> dict[int, Task]: ...
     async def commit(self, task: Task) -> Task | None: ...
     async def live(self) -> list[int]: ...
     async def get_flag(self, key: str) -> str | None: ...
@@ -50,18 +51,27 @@ class RedisTaskStore:
         self._commit = redis.register_script(_COMMIT)
 
     async def load(self, issue: int) -> Task | None:
+        return (await self.load_many([issue])).get(issue)
+
+    async def load_many(self, issues: list[int]) -> dict[int, Task]:
+        """The records of `issues` that exist, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for issue in issues:
+            pipe.hmget(self.keys.task(issue), ["version", "data"])
         try:
-            fields = await self.redis.hmget(self.keys.task(issue), ["version", "data"])
+            replies = await pipe.execute() if issues else []
         except RedisError as exc:
-            raise BackendError(f"cannot read task #{issue} from Redis: {exc}") from exc
-        version, data = fields
-        if data is None:
-            return None
-        try:
-            task = Task.model_validate_json(_text(data))
-        except ValidationError:
-            raise BackendError(f"the Redis record of task #{issue} is corrupt") from None
-        return task.model_copy(update={"version": int(_text(version))})
+            raise BackendError(f"cannot read tasks from Redis: {exc}") from exc
+        found = {}
+        for issue, (version, data) in zip(issues, replies, strict=True):
+            if data is None:
+                continue
+            try:
+                task = Task.model_validate_json(_text(data))
+            except ValidationError:
+                raise BackendError(f"the Redis record of task #{issue} is corrupt") from None
+            found[issue] = task.model_copy(update={"version": int(_text(version))})
+        return found
 
     async def commit(self, task: Task) -> Task | None:
         """Write `task` if the stored version is still `task.version`; None if it moved on."""

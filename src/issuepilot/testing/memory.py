@@ -44,6 +44,10 @@ class MemoryStore:
         version, data = self.records[issue]
         return Task.model_validate_json(data).model_copy(update={"version": version})
 
+    async def load_many(self, issues: list[int]) -> dict[int, Task]:
+        found = {issue: await self.load(issue) for issue in issues}
+        return {issue: task for issue, task in found.items() if task is not None}
+
     async def commit(self, task: Task) -> Task | None:
         version = self.records.get(task.issue, (0, ""))[0]
         if version != task.version:

@@ -35,7 +35,7 @@ FAKE = ROOT / "src" / "issuepilot" / "testing" / "github"
 VENDORED = ROOT / "tests" / "github"
 # Keys whose presence states a fact the fake decides from its own state: GitHub's example
 # issue is a pull request, and a template saying so would make every issue one.
-FACTS = {"issue": ["pull_request"]}
+FACTS = {"issue": ["pull_request"], "issue-items": ["pull_request"]}
 # Every event the fake builds, by its webhook schema's name: which of the REST
 # description's example objects fills each field. All of them also carry the repository
 # and the sender.
@@ -162,8 +162,9 @@ class Document:
         if isinstance(value, dict) and "$ref" in value:  # the value is another example
             return self.example(value)
         value = copy.deepcopy(value)
-        for key in FACTS.get(name, []):
-            value.pop(key, None)
+        for item in value if isinstance(value, list) else [value]:
+            for key in FACTS.get(name, []):
+                item.pop(key, None)
         return value
 
     def answer(self, method: str, template: str) -> Json:

@@ -58,3 +58,8 @@ class Keys:
     def record_key(self) -> str:
         """The generated key that signs task records, when no record-key input is given."""
         return f"{self.prefix}record-key"
+
+    @property
+    def swept(self) -> str:
+        """When the last sweep began (ISO 8601): the next one reads what changed since."""
+        return f"{self.prefix}swept"

@@ -145,6 +145,12 @@ class Task(Model):
     notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
     history: list[HistoryEntry] = Field(default_factory=list)
 
+    @property
+    def locked_paths(self) -> list[str]:
+        """Every file the task holds while executing and while its PR is open: the plan's,
+        and those it took outside the plan."""
+        return sorted({*(self.plan.paths if self.plan else []), *self.extra_paths})
+
     def to_json(self) -> str:
         return self.model_dump_json(exclude_defaults=True)
 

@@ -250,6 +250,7 @@ class Sim:
     def __post_init__(self) -> None:
         self.store = SimStore(self.clock)
         self.locks = MemoryLocks(self.clock)
+        self.github.clock = self.clock  # GitHub's timestamps follow the same clock
         self.transport = transport(self.github, self.hooks)
         self.labels_exist()
 

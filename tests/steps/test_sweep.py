@@ -12,6 +12,9 @@ from .harness import Sim, also_write, plan_of
 
 S = TaskState
 DAY = 24 * 3600
+# What every sweep reads: the open issues with the trigger label, the issues with it closed
+# since the last sweep, the pull requests closed since.
+LISTS = ["GET /issues", "GET /issues", "GET /pulls"]
 BODY = "The greeting in `src/app.py` needs a `!`."
 
 
@@ -54,7 +57,7 @@ async def test_the_sweep_leaves_a_running_step_alone_without_a_call(sim: Sim) ->
     since = sim.mark()
     outcome = await sim.run(sim.schedule_event())
     assert outcome.message == "swept: woke 0 task(s)"
-    assert await sim.task(issue) == before and sim.calls(since) == []
+    assert await sim.task(issue) == before and sim.calls(since) == LISTS
 
 
 @pytest.mark.parametrize(
@@ -82,7 +85,7 @@ async def test_the_sweep_does_not_visit_finished_tasks(sim: Sim) -> None:
     await issue_in(sim, S.CANCELLED)
     since = sim.mark()
     outcome = await sim.run(sim.schedule_event())
-    assert outcome.message == "swept: woke 0 task(s)" and sim.calls(since) == []
+    assert outcome.message == "swept: woke 0 task(s)" and sim.calls(since) == LISTS
 
 
 async def test_the_sweep_puts_back_a_state_label_that_was_removed(sim: Sim) -> None:
@@ -103,10 +106,10 @@ async def test_the_sweep_takes_off_stray_state_labels(sim: Sim) -> None:
 
 
 async def test_the_sweep_reads_but_does_not_touch_correct_labels(sim: Sim) -> None:
-    issue = await issue_in(sim, S.PLAN_REVIEW)
+    await issue_in(sim, S.PLAN_REVIEW)
     since = sim.mark()
     await sim.run(sim.schedule_event())
-    assert sim.calls(since) == [f"GET /issues/{issue}"]
+    assert sim.calls(since) == LISTS
 
 
 async def test_the_sweep_renews_the_file_leases_of_open_pull_requests(sim: Sim) -> None:
@@ -128,11 +131,6 @@ async def test_the_sweep_reports_a_lapsed_pr_lease_and_goes_on(sim: Sim) -> None
     assert outcome.message == "swept: woke 1 task(s)" and sim.dispatched == [queued]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py:45 renews a PR's lease over task.plan.paths only; files locked outside "
-    "the plan (out-of-scope: lock, task.extra_paths) lapse while the PR is open",
-)
 async def test_the_sweep_renews_the_leases_of_files_changed_outside_the_plan(sim: Sim) -> None:
     sim.config = RepoConfig(out_of_scope="lock")
     issue = sim.github.open_issue("Greet politely", BODY)
@@ -187,6 +185,7 @@ async def test_the_sweep_goes_on_when_another_run_moves_a_task_first(sim: Sim) -
 async def test_one_broken_task_does_not_stop_the_sweep(sim: Sim) -> None:
     broken = await issue_in(sim, S.QUEUED)
     queued = await issue_in(sim, S.QUEUED, path="src/util.py")
+    sim.github.issues[broken].labels.remove("issuepilot")  # so the sweep must look at it
     sim.github.fail("GET", rf"/issues/{broken}$", 404)
     outcome = await sim.run(sim.schedule_event())
     assert outcome.message == "swept: woke 1 task(s); 1 failed"
@@ -232,11 +231,6 @@ async def test_a_sweep_without_a_workflow_to_dispatch_wakes_nothing(sim: Sim) ->
     assert outcome.message == "swept: woke 0 task(s)" and sim.github.dispatches == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py never asks GitHub about a PR_OPEN task's pull request: a merge whose "
-    "`closed` event was lost leaves the task open and its files renewed for ever",
-)
 async def test_the_sweep_finishes_a_task_whose_merge_event_was_lost(sim: Sim) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
     opened = await sim.to_pr_open(issue)
@@ -246,24 +240,14 @@ async def test_the_sweep_finishes_a_task_whose_merge_event_was_lost(sim: Sim) ->
     assert await sim.locks.holders(["src/app.py"]) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py:60 reads every live task's issue (GET /issues/n, one call per task) "
-    "instead of listing labelled issues 100 per call: its cost grows with tasks",
-)
 async def test_the_sweep_costs_pages_not_tasks(sim: Sim) -> None:
     for n in range(6):
         await issue_in(sim, S.PLAN_REVIEW, path=f"src/f{n}.py")
     since = sim.mark()
     await sim.run(sim.schedule_event())
-    assert len(sim.calls(since)) <= 2
+    assert sim.calls(since) == LISTS  # 6 tasks, one page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sweep.py only walks store.live(): a task the store lost is not rebuilt from "
-    "its labelled issue and status comment until an event about that issue arrives",
-)
 async def test_the_sweep_rebuilds_a_task_the_store_forgot(sim: Sim) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
     await sim.to_approved(issue)
@@ -272,3 +256,79 @@ async def test_the_sweep_rebuilds_a_task_the_store_forgot(sim: Sim) -> None:
     await sim.run(sim.schedule_event())
     assert (await sim.task(issue)).state is S.APPROVED
     assert sim.dispatched == [issue]
+
+
+async def test_a_task_whose_issue_was_closed_while_its_event_was_lost_is_cancelled(
+    sim: Sim,
+) -> None:
+    issue = await issue_in(sim, S.PLAN_REVIEW)
+    sim.github.close_issue_event(issue)  # the event never reaches a run
+    since = sim.mark()
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.CANCELLED
+    assert not [c for c in sim.calls(since) if c == f"GET /issues/{issue}"], "listed, not read"
+
+
+async def test_a_pr_closed_unmerged_while_its_event_was_lost_cancels_and_frees(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    sim.github.merge_pull(opened.pr, merged=False)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.CANCELLED
+    assert await sim.locks.holders(["src/app.py"]) == {}
+
+
+async def test_a_closed_issue_of_an_open_pr_waits_for_the_pr(sim: Sim) -> None:
+    issue = await issue_in(sim, S.PR_OPEN)
+    sim.github.close_issue_event(issue)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.PR_OPEN
+
+
+async def test_a_fresh_approval_label_before_its_event_approves_as_its_author(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_plan_review(issue)
+    sim.github.label_event(issue, "issuepilot:approved")  # its run has not happened yet
+    await sim.run(sim.schedule_event())
+    task = await sim.task(issue)
+    assert task.state is S.APPROVED and task.approved_hash == task.plan_hash
+    assert "issuepilot:approved" in sim.labels(issue) and sim.dispatched == [issue]
+    assert "approved by @octocat" in task.history[-1].note
+
+
+async def test_an_approval_label_by_someone_who_may_not_is_taken_off(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_plan_review(issue)
+    sim.github.label_event(issue, "issuepilot:approved", sender="mallory")
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.PLAN_REVIEW
+    assert "issuepilot:approved" not in sim.labels(issue)
+
+
+async def test_a_trigger_label_removed_while_its_event_was_lost_cancels(sim: Sim) -> None:
+    issue = await issue_in(sim, S.QUEUED)
+    sim.github.label_event(issue, "issuepilot", add=False)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.CANCELLED
+
+
+async def test_a_rebuilt_open_pr_takes_its_files_again_under_a_new_token(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    sim.store.records.clear()
+    await sim.locks.release_task(str(issue))  # the store lost the locks too
+    await sim.run(sim.schedule_event())
+    task = await sim.task(issue)
+    assert task.state is S.PR_OPEN and task.lock_token and task.lock_token != opened.lock_token
+    assert await sim.locks.holders(["src/app.py"]) == {"src/app.py": str(issue)}
+
+
+async def test_a_rate_limit_stops_the_sweep_at_once_and_says_when_it_resumes(sim: Sim) -> None:
+    for n in range(3):
+        issue = await issue_in(sim, S.PLAN_REVIEW, path=f"src/f{n}.py")
+        sim.github.issues[issue].labels.remove("issuepilot:plan-review")  # each needs a repair
+    sim.github.rate_limit("POST", r"/labels$", retry_after=3600, times=10)
+    since = sim.mark()
+    outcome = await sim.run(sim.schedule_event())
+    assert "rate limit stopped the sweep after 0 of 3" in outcome.message
+    assert len([c for c in sim.calls(since) if c.startswith("POST")]) == 1, "stopped at once"

@@ -11,6 +11,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,7 +20,7 @@ import httpx
 
 from .auth import AppAuth, TokenAuth
 from .errors import NotFound, ServerError, ValidationFailed, error_for, is_rate_limited
-from .objects import Comment, Issue, Pull
+from .objects import Comment, Issue, IssueEvent, Pull
 from .retry import RETRY_STATUSES, RetryPolicy
 
 API_VERSION = "2022-11-28"
@@ -189,6 +190,49 @@ class GitHub:
         # 422 means it exists already, so a repeat is harmless.
         await self.request("POST", f"{self.base}/labels", body, ok=(422,), retry=True)
 
+    async def list_issues(
+        self, label: str, state: str = "open", since: datetime | None = None
+    ) -> AsyncIterator[Issue]:
+        """The issues (not pull requests) carrying `label`, recently updated first.
+        https://docs.github.com/en/rest/issues/issues#list-repository-issues"""
+        params = {"labels": label, "state": state, "sort": "updated", "direction": "desc"}
+        if since is not None:
+            params["since"] = _iso(since)
+        async for item in self.paginate(f"{self.base}/issues", params):
+            issue = Issue.model_validate(item)
+            if issue.pull_request is None:
+                yield issue
+
+    async def issue_events(self, number: int) -> list[IssueEvent]:
+        """The newest entries of the issue's event log (its last page), oldest first."""
+        path = f"{self.base}/issues/{number}/events"
+        first = await self.request("GET", path, params={"per_page": 100})
+        items = first.json()
+        if (last := first.links.get("last", {}).get("url")) is not None:
+            items = (await self.request("GET", last)).json()
+        return [IssueEvent.model_validate(item) for item in items]
+
+    async def newest_comments(
+        self, number: int, count: int | None = None
+    ) -> AsyncIterator[Comment]:
+        """The issue's comments, newest first, a page at a time from the last page: finding a
+        recent comment costs the same whatever came before it. With `count` (the issue's
+        `comments`), the first request goes straight to the last page."""
+        path = f"{self.base}/issues/{number}/comments"
+        pages = -(-count // 100) if count is not None else 0
+        if not pages:
+            first = await self.request("GET", path, params={"per_page": 100})
+            last = first.links.get("last", {}).get("url")
+            pages = int(httpx.URL(last).params.get("page", "1")) if last else 1
+            if pages == 1:
+                for item in reversed(first.json()):
+                    yield Comment.model_validate(item)
+                return
+        for page in range(pages, 0, -1):
+            answer = await self.request("GET", path, params={"per_page": 100, "page": page})
+            for item in reversed(answer.json()):
+                yield Comment.model_validate(item)
+
     async def list_comments(self, number: int) -> AsyncIterator[Comment]:
         async for comment in self.paginate(f"{self.base}/issues/{number}/comments"):
             yield Comment.model_validate(comment)
@@ -306,6 +350,21 @@ class GitHub:
 
         return await self._create(attempt, lambda: self.find_pull(head))
 
+    async def get_pull(self, number: int) -> Pull:
+        return Pull.model_validate(
+            (await self.request("GET", f"{self.base}/pulls/{number}")).json()
+        )
+
+    async def closed_pulls(self, since: datetime) -> AsyncIterator[Pull]:
+        """Pull requests closed (merged or not) or otherwise updated since `since`, most
+        recently updated first; stops at the first one older (the list has no `since`)."""
+        params = {"state": "closed", "sort": "updated", "direction": "desc"}
+        async for item in self.paginate(f"{self.base}/pulls", params):
+            pull = Pull.model_validate(item)
+            if pull.updated_at is not None and pull.updated_at < since:
+                return
+            yield pull
+
     async def find_pull(self, head: str) -> Pull | None:
         """The open pull request of branch `head` in this repository, if there is one."""
         owner = self.repo.split("/")[0]
@@ -338,3 +397,8 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return {}
+
+
+def _iso(when: datetime) -> str:
+    """A time as GitHub's ISO 8601 query parameters want it (UTC, whole seconds)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

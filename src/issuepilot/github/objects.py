@@ -31,6 +31,7 @@ class Issue(Partial):
     labels: list[Label] = []
     user: User | None = None
     updated_at: datetime | None = None  # of a label event's payload: when the label changed
+    comments: int = 0  # how many comments it has
     pull_request: dict[str, Any] | None = None  # present when the "issue" is a pull request
 
     @property
@@ -63,10 +64,26 @@ class Pull(Partial):
     number: int
     state: str = "open"
     merged: bool | None = False
+    merged_at: datetime | None = None  # set once merged (list answers leave `merged` out)
+    updated_at: datetime | None = None
     html_url: str = ""
     head: Ref
     base: Ref | None = None
     user: User | None = None
+
+    @property
+    def was_merged(self) -> bool:
+        return bool(self.merged or self.merged_at)
+
+
+class IssueEvent(Partial):
+    """One entry of an issue's event log: who labeled, unlabeled, closed it, and when.
+    https://docs.github.com/en/rest/issues/events#list-issue-events"""
+
+    event: str
+    actor: User | None = None
+    label: Label | None = None
+    created_at: datetime | None = None
 
 
 class Repository(Partial):

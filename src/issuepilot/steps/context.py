@@ -47,6 +47,7 @@ class Context:
     dispatched: list[int] = field(default_factory=list)  # issues whose next run was started
     redact: Redactor = field(default_factory=Redactor)  # every secret this run knows
     seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
+    seal_fresh: bool = False  # the key was made in this run: no record on GitHub can verify
     written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
 
     @property

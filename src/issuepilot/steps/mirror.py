@@ -88,19 +88,30 @@ async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
         learnt.append(written.id)
 
 
-async def find_status_comment(ctx: Context, issue: int) -> tuple[int, Record] | None:
-    """The newest status comment IssuePilot wrote on the issue, with its record.
+async def find_status_comment(
+    ctx: Context, issue: int, comments: int | None = None
+) -> tuple[int, Record] | None:
+    """IssuePilot's status comment on the issue, with its record, looked for from the newest
+    comment back (`comments`: the issue's count, if known, saves a request).
 
-    Only comments by IssuePilot's own logins count, and of their records only a signed
-    one is trusted in full: other workflows may post as the same login."""
+    Only comments by IssuePilot's own logins count, and a signed record wins over any
+    unsigned one (other workflows may post as the same login): the search stops at the
+    newest signed record, or, when no record can verify (the key was made in this run),
+    at the newest record of all."""
     seal = await record_seal(ctx)
-    found = None
-    async for comment in ctx.gh.list_comments(issue):
-        if comment.author in ctx.rules.bot_logins:
-            record = parse_record(comment.text, seal)
-            if record is not None and record.task.issue == issue:
-                found = (comment.id, record)
-    return found
+    fallback = None
+    async for comment in ctx.gh.newest_comments(issue, comments):
+        if comment.author not in ctx.rules.bot_logins:
+            continue
+        record = parse_record(comment.text, seal)
+        if record is None or record.task.issue != issue:
+            continue
+        if record.signed:
+            return comment.id, record
+        fallback = fallback or (comment.id, record)
+        if ctx.seal_fresh:
+            break
+    return fallback
 
 
 async def record_seal(ctx: Context) -> Seal:
@@ -109,7 +120,9 @@ async def record_seal(ctx: Context) -> Seal:
     if ctx.seal is None:
         material = ctx.settings.record_key.get_secret_value()
         if not material:
-            material = await ctx.store.ensure_flag(ctx.keys.record_key, secrets.token_hex(32))
+            made = secrets.token_hex(32)
+            material = await ctx.store.ensure_flag(ctx.keys.record_key, made)
+            ctx.seal_fresh = material == made
         key = hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest()
         ctx.seal = Seal(ctx.settings.repo, key)
     return ctx.seal

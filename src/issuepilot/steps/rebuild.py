@@ -22,7 +22,14 @@ async def load_task(ctx: Context, issue: int) -> Task | None:
     present = ctx.payload_labels(issue)
     if present is not None and not present & ctx.labels.states:
         return None  # no state label: there never was a task, no need to look
-    found = await find_status_comment(ctx, issue)
+    shown = ctx.payload.issue
+    return await rebuild(ctx, issue, shown.comments if shown and shown.number == issue else None)
+
+
+async def rebuild(ctx: Context, issue: int, comments: int | None = None) -> Task | None:
+    """The task of `issue` from its status comment (`comments`: the issue's comment count,
+    if known), stored again; None if there is none to believe."""
+    found = await find_status_comment(ctx, issue, comments)
     if found is None:
         return None
     comment_id, record = found

@@ -8,6 +8,7 @@ GitHub's webhook schema asks for. Payload reference:
 https://docs.github.com/en/webhooks/webhook-events-and-payloads
 """
 
+import re
 from typing import Any
 
 from .examples import events, overlay
@@ -16,6 +17,9 @@ from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
 Json = Any
 Event = tuple[str, Json]
 WORKFLOW = ".github/workflows/issuepilot.yml"
+# What in a merged pull request's body closes an issue of the same repository.
+# https://docs.github.com/en/issues/tracking-your-work-with-issues/using-issues/linking-a-pull-request-to-an-issue
+CLOSES = re.compile(r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+#(\d+)\b")
 
 
 class Activity(RepoState):
@@ -33,12 +37,8 @@ class Activity(RepoState):
         """Add (or remove) a label: `issues` labeled (unlabeled)."""
         with self.lock:
             issue = self.issues[number]
-            if add and label not in issue.labels:
-                self.ensure_label(label)
-                issue.labels.append(label)
-            elif not add and label in issue.labels:
-                issue.labels.remove(label)
-            issue.updated_at = self.tick()
+            if not self.label(issue, label, sender, add):
+                issue.updated_at = self.tick()
             live = {"label": self.label_json(label), "issue": self.issue_json(issue)}
             return self._event("issues", "labeled" if add else "unlabeled", live, sender)
 
@@ -63,13 +63,13 @@ class Activity(RepoState):
     def close_issue_event(self, number: int, sender: str = "octocat") -> Event:
         with self.lock:
             issue = self.issues[number]
-            issue.state, issue.closed_at, issue.state_reason = "closed", STAMP, "completed"
+            self.close(issue, sender)
             return self._event("issues", "closed", {"issue": self.issue_json(issue)}, sender)
 
     def reopen_issue_event(self, number: int, sender: str = "octocat") -> Event:
         with self.lock:
             issue = self.issues[number]
-            issue.state, issue.closed_at, issue.state_reason = "open", None, "reopened"
+            self.reopen(issue, sender)
             return self._event("issues", "reopened", {"issue": self.issue_json(issue)}, sender)
 
     # -- workflows -----------------------------------------------------------------------
@@ -92,11 +92,16 @@ class Activity(RepoState):
         """Merge (or just close) a pull request: `pull_request` closed."""
         with self.lock:
             pull = self.pulls[number]
-            pull.update(state="closed", merged=merged, closed_at=STAMP)
+            self.close(self.issues[number], sender)
+            now = self.issues[number].closed_at
+            pull.update(state="closed", merged=merged, closed_at=now, updated_at=now)
             if merged:
                 self.merge(pull["base"], pull["head"], f"Merge #{number}")
-                pull["merged_at"] = STAMP
-            self.issues[number].state, self.issues[number].closed_at = "closed", STAMP
+                pull["merged_at"] = now
+                # As GitHub does: a merge into the default branch closes what the body closes.
+                for closed in CLOSES.findall(pull["body"] or ""):
+                    if (issue := self.issues.get(int(closed))) and issue.state == "open":
+                        self.close(issue, sender)
             live = {"number": number, "pull_request": self.pull_json(pull)}
             return self._event("pull_request", "closed", live, sender)
 

@@ -7,6 +7,7 @@ other field when an answer or an event is built (`examples.overlay`).
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,20 +81,59 @@ class RepoState(GitObjects):
         self.issues: dict[int, Issue] = {}
         self.labels: dict[str, dict[str, str]] = {}  # name -> color, description
         self.comments: dict[int, dict[str, Any]] = {}  # id -> id, issue, body, user
+        self.issue_events: dict[int, list[Json]] = {}  # issue -> its events, oldest first
         self.pulls: dict[int, dict[str, Any]] = {}
         self.dispatches: list[dict[str, Any]] = []
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.
         self.lock = threading.RLock()
         self._last_id = 1000
-        self.seconds = 0  # the fake's clock, in seconds after EPOCH (see `tick`)
+        self.seconds = 0  # the last change's time, in seconds after EPOCH (see `tick`)
+        self.clock: Callable[[], float] = time.time  # tests in-process set their own
         self.seed(files or {"README.md": "# demo\n"})
 
     def tick(self) -> str:
-        """The fake's time: one second later at every change, as GitHub stamps it (whole
-        seconds), so the order of changes shows in their timestamps."""
-        self.seconds += 1
+        """The time of a change, as GitHub stamps it (whole seconds): the fake's `clock`,
+        and at least a second after the previous change, so their order shows."""
+        self.seconds = max(self.seconds + 1, int(self.clock()) - EPOCH)
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH + self.seconds))
+
+    def label(self, issue: Issue, name: str, actor: str, add: bool = True) -> bool:
+        """Add (or remove) a label as `actor` would; False if there was nothing to do."""
+        if add == (name in issue.labels):
+            return False
+        if add:
+            self.ensure_label(name)
+            issue.labels.append(name)
+        else:
+            issue.labels.remove(name)
+        issue.updated_at = self.tick()
+        kind = "labeled" if add else "unlabeled"
+        self.note(issue, kind, actor, label={"name": name, "color": "ededed"})
+        return True
+
+    def close(self, issue: Issue, actor: str, reason: str = "completed") -> None:
+        issue.state, issue.state_reason = "closed", reason
+        issue.closed_at = issue.updated_at = self.tick()
+        self.note(issue, "closed", actor)
+
+    def reopen(self, issue: Issue, actor: str) -> None:
+        issue.state, issue.closed_at, issue.state_reason = "open", None, "reopened"
+        issue.updated_at = self.tick()
+        self.note(issue, "reopened", actor)
+
+    def note(self, issue: Issue, kind: str, actor: str, **detail: Json) -> None:
+        """An entry of the issue's event log (`GET .../issues/{n}/events`)."""
+        events = self.issue_events.setdefault(issue.number, [])
+        events.append(
+            {
+                "id": self.new_id(),
+                "event": kind,
+                "actor": self.user_json(actor),
+                "created_at": issue.updated_at,
+                **detail,
+            }
+        )
 
     def new_id(self) -> int:
         self._last_id += 1
@@ -164,6 +204,7 @@ class RepoState(GitObjects):
             "html_url": f"{WEB}/{self.repo}/issues/{issue.number}",
             "url": f"{API}/repos/{self.repo}/issues/{issue.number}",
             "comments": sum(1 for c in self.comments.values() if c["issue"] == issue.number),
+            "created_at": STAMP,
             "updated_at": issue.updated_at,
         }
         if issue.is_pull:  # only pull requests carry this key: its presence is the fact
@@ -197,6 +238,7 @@ class RepoState(GitObjects):
             "draft": False,
             "merged": pull["merged"],
             "merged_at": pull.get("merged_at"),
+            "updated_at": pull.get("updated_at", STAMP),
             "closed_at": pull.get("closed_at"),
             "html_url": f"{WEB}/{self.repo}/pull/{number}",
             "url": f"{API}/repos/{self.repo}/pulls/{number}",

@@ -4,6 +4,7 @@ it, its answer, GitHub's error answer and GitHub's pagination."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from ..state import RepoState
 
@@ -59,16 +60,20 @@ class Route:
 
 
 def page(call: Call, items: list[Json]) -> Answer:
-    """One page of a list, with GitHub's `Link: rel="next"` header while more remain.
+    """One page of a list, with GitHub's `Link` header (`prev`, `next`, `first`, `last`)
+    where there is more than one page.
     https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api"""
     number = int(call.query.get("page", 1))
     per_page = min(int(call.query.get("per_page", 30)), 100)
+    last = max(1, -(-len(items) // per_page))
     chunk = items[(number - 1) * per_page : number * per_page]
-    if number * per_page >= len(items):
+    if last == 1:
         return Answer(200, chunk)
-    rest = "&".join(f"{k}={v}" for k, v in call.query.items() if k != "page")
-    link = f'<{call.api_url}{call.path}?{rest}&page={number + 1}>; rel="next"'
-    return Answer(200, chunk, {"Link": link, "X-Per-Page": str(per_page)})
+    rest = "&".join(f"{k}={quote(v, safe=',:')}" for k, v in call.query.items() if k != "page")
+    url = f"{call.api_url}{call.path}?{rest}&page="
+    rels = {"prev": number - 1, "next": number + 1, "first": 1, "last": last}
+    links = [f'<{url}{n}>; rel="{rel}"' for rel, n in rels.items() if 1 <= n <= last]
+    return Answer(200, chunk, {"Link": ", ".join(links), "X-Per-Page": str(per_page)})
 
 
 def validation_failed(resource: str, code: str, **detail: str) -> ApiError:

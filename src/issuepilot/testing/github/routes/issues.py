@@ -16,22 +16,42 @@ def get_issue(repo: RepoState, call: Call) -> Answer:
     return Answer(200, repo.issue_json(find_issue(repo, call.number("issue_number"))))
 
 
+def list_issues(repo: RepoState, call: Call) -> Answer:
+    """Issues and pull requests, filtered as GitHub filters them (every label named must be
+    on it; `since` compares the last update), newest update first or as asked."""
+    wanted = [n for n in call.query.get("labels", "").split(",") if n]
+    state = call.query.get("state", "open")
+    since = call.query.get("since", "")
+    found = [
+        issue
+        for issue in repo.issues.values()
+        if all(name in issue.labels for name in wanted)
+        and (state == "all" or issue.state == state)
+        and issue.updated_at >= since
+    ]
+    key = {"created": "number", "updated": "updated_at", "comments": "number"}
+    found.sort(key=lambda i: getattr(i, key[call.query.get("sort", "created")]))
+    if call.query.get("direction", "desc") == "desc":
+        found.reverse()
+    return page(call, [repo.issue_json(issue) for issue in found])
+
+
+def issue_events(repo: RepoState, call: Call) -> Answer:
+    issue = find_issue(repo, call.number("issue_number"))
+    return page(call, repo.issue_events.get(issue.number, []))
+
+
 def add_labels(repo: RepoState, call: Call) -> Answer:
     issue = find_issue(repo, call.number("issue_number"))
     for name in call.body["labels"]:
-        repo.ensure_label(name)
-        if name not in issue.labels:
-            issue.labels.append(name)
-            issue.updated_at = repo.tick()
+        repo.label(issue, name, call.user)
     return Answer(200, [repo.label_json(name) for name in issue.labels])
 
 
 def remove_label(repo: RepoState, call: Call) -> Answer:
     issue = find_issue(repo, call.number("issue_number"))
-    if call.params["name"] not in issue.labels:
+    if not repo.label(issue, call.params["name"], call.user, add=False):
         raise ApiError(404, "Label does not exist")
-    issue.labels.remove(call.params["name"])
-    issue.updated_at = repo.tick()
     return Answer(200, [repo.label_json(name) for name in issue.labels])
 
 
@@ -87,7 +107,9 @@ def permission(repo: RepoState, call: Call) -> Answer:
 
 
 ROUTES = [
+    Route("GET", REPO + "/issues", list_issues),
     Route("GET", REPO + "/issues/{issue_number}", get_issue),
+    Route("GET", REPO + "/issues/{issue_number}/events", issue_events),
     Route("POST", REPO + "/issues/{issue_number}/labels", add_labels),
     Route("DELETE", REPO + "/issues/{issue_number}/labels/{name}", remove_label),
     Route("GET", REPO + "/labels", list_labels),

@@ -4,6 +4,11 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
+# Requests to GitHub at once: it asks integrations not to flood it with concurrent calls
+# (secondary rate limits), and 100 is its documented ceiling.
+# https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api
+CONCURRENCY = 8
+
 
 async def together(*calls: Awaitable[Any], limit: int = 0) -> list[Any]:
     """Await `calls` concurrently (an `asyncio.TaskGroup`), at most `limit` at once if

@@ -3,7 +3,7 @@
 import hashlib
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,7 +18,7 @@ class Model(BaseModel):
 class PlannedFile(Model):
     path: str
     action: Literal["create", "modify", "delete"] = "modify"
-    why: str = ""
+    why: str = Field("", max_length=300)
 
     @field_validator("path")
     @classmethod
@@ -30,9 +30,9 @@ class Plan(Model):
     """What the planner proposes. Approval applies to exactly this content (see `digest`)."""
 
     summary: str = Field(min_length=1, max_length=2000)
-    steps: list[str] = Field(default_factory=list, max_length=50)
+    steps: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=50)
     files: list[PlannedFile] = Field(min_length=1, max_length=1000)
-    risks: list[str] = Field(default_factory=list, max_length=20)
+    risks: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=20)
 
     @property
     def paths(self) -> list[str]:

@@ -148,6 +148,22 @@ class World:
             ["git", "config", extraheader, "AUTHORIZATION: basic c2VjcmV0"], cwd=ws, check=True
         )
 
+    def sweep(self) -> Result:
+        """A scheduled run: the sweep."""
+        return self.step(self.github.schedule_event())
+
+    def flush(self) -> None:
+        """Redis loses everything of the repository (a restart without persistence)."""
+
+        async def wipe() -> None:
+            redis = Redis.from_url(self.redis_url)
+            pattern = f"issuepilot:{{{self.github.repo}}}:*"
+            if keys := [k async for k in redis.scan_iter(match=pattern)]:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+        asyncio.run(wipe())
+
     def expire_lease(self, issue: int) -> None:
         """What the passing of time does to a dead run's lease: the record's lease and the
         task's file locks lapse. Set directly, instead of sleeping until they do."""

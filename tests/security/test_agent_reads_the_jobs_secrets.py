@@ -35,7 +35,8 @@ def steal(world: World, sandbox: str) -> tuple[str, int]:
     secret_file = runner_temp / "_runner_file_commands" / "set_output_1"
     secret_file.write_text(f"token={IN_FILES}\n")
     (runner_temp / "event.json").write_text(IN_FILES)
-    world.checkout(config=f"sandbox: {sandbox}\nout-of-scope: lock\n")
+    limits = "max-changed-lines: 1000000\nmax-file-bytes: 90000000\nmax-change-bytes: 90000000\n"
+    world.checkout(config=f"sandbox: {sandbox}\nout-of-scope: lock\n{limits}")
     runs = world.tmp
     world.extra_env.update(
         {

@@ -1,12 +1,17 @@
 """Mirroring a task to GitHub: IssuePilot's labels exist, the issue shows exactly one state
 label, and exactly one status comment carries the task record."""
 
+import hashlib
 from collections.abc import Callable
 
+import pytest
+
 from issuepilot.config import RepoConfig
-from issuepilot.github.status import MARKER
+from issuepilot.errors import ModelError
+from issuepilot.github.status import LIMIT, MARKER
 from issuepilot.labels import COLORS, Labels
 from issuepilot.machine import TaskState, shown
+from issuepilot.models import Plan, PlannedFile
 
 from .harness import Event, Sim, plan_of
 
@@ -167,3 +172,40 @@ async def test_a_deleted_status_comment_is_written_anew(sim: Sim) -> None:
     await sim.run(sim.github.label_event(issue, "issuepilot:approved"))
     assert len(sim.status_comments(issue)) == 1
     assert sim.shown_record(issue).state is S.APPROVED
+
+
+async def test_a_plan_of_a_thousand_files_fits_the_status_comment(sim: Sim) -> None:
+    sim.config = RepoConfig(max_files=1000)
+    issue = sim.github.open_issue("Everything", BODY)
+    files = [PlannedFile(path=f"src/pkg/module_{i:04d}.py") for i in range(1000)]
+    sim.plans.append(Plan(summary="Touch every module.", steps=["Edit them all"], files=files))
+    task = await sim.to_plan_review(issue)
+    [body] = sim.status_comments(issue)
+    assert len(body) < LIMIT
+    assert "<details><summary>Files (1000)</summary>" in body and "… and 900 more" in body
+    assert "issuepilot:task z:" in body  # the record travels compressed
+    assert sim.shown_record(issue).plan == task.plan
+
+
+async def test_a_plan_too_large_to_show_fails_with_the_reason(sim: Sim) -> None:
+    sim.config = RepoConfig(max_files=1000)
+    issue = sim.github.open_issue("Everything", BODY)
+    noise = [hashlib.sha512(str(i).encode()).hexdigest() * 3 for i in range(1000)]
+    noisy = [PlannedFile(path=f"src/{i:04d}.py", why=noise[i][:300]) for i in range(1000)]
+    sim.plans.append(Plan(summary="s", files=noisy))
+    with pytest.raises(ModelError, match="too large to show"):
+        await sim.to_plan_review(issue)
+    assert (await sim.task(issue)).state is S.FAILED
+
+
+async def test_a_rebuild_reads_one_page_however_many_comments_came_before(sim: Sim) -> None:
+    issue = sim.github.open_issue("Busy", BODY)
+    for i in range(500):
+        sim.github.comment_event(issue, f"discussion {i}", sender="someone")
+    await sim.to_plan_review(issue)
+    sim.store.records.clear()
+    since = sim.mark()
+    await sim.run(sim.github.label_event(issue, "issuepilot:approved"))
+    reads = [c for c in sim.calls(since) if c == f"GET /issues/{issue}/comments"]
+    assert len(reads) == 1, "the payload's comment count leads straight to the last page"
+    assert (await sim.task(issue)).state is S.APPROVED

@@ -11,12 +11,11 @@ https://docs.github.com/en/rest/git/trees#create-a-tree
 import base64
 from typing import Any
 
-from ..aio import together
+from ..aio import CONCURRENCY, together
 from ..models import ChangeSet, FileChange
 from .client import GitHub
 
 INLINE_MAX = 1024 * 1024
-CONCURRENCY = 8  # requests at once: GitHub asks clients not to flood it
 
 
 def _bytes(change: FileChange) -> bytes:

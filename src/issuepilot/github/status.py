@@ -10,10 +10,12 @@ is shown (`untrusted.shown`): it can neither forge a marker, break the markdown,
 anyone nor close an issue.
 """
 
+import base64
 import hashlib
 import hmac
 import json
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +30,12 @@ from .untrusted import Redactor, code, shown
 Text = Callable[[str], str]
 
 MARKER = "<!-- issuepilot:task "
-_MARKER_RE = re.compile(r"<!-- issuepilot:task (\{.*?\})(?: sig=([0-9a-f]{64}))? -->", re.DOTALL)
+_MARKER_RE = re.compile(
+    r"<!-- issuepilot:task (\{.*?\}|z:[A-Za-z0-9+/=]+)(?: sig=([0-9a-f]{64}))? -->", re.DOTALL
+)
+LIMIT = 65_536  # the most characters GitHub keeps in a comment (or a PR description)
+PACK_ABOVE = 4_000  # a longer record travels compressed (`z:` + base64 of zlib)
+LISTED = 100  # files listed by name in the comment; the record holds them all
 PROGRESS = [
     TaskState.QUEUED,
     TaskState.PLANNING,
@@ -85,11 +92,20 @@ class Record:
 
 def _record(task: Task, redact: Redactor) -> str:
     """The record as JSON the comment can carry: `<` and `>` never appear raw, so it cannot
-    end the HTML comment early; nor `@` and `#`, so no mention or reference in it acts."""
+    end the HTML comment early; nor `@` and `#`, so no mention or reference in it acts. A
+    large one (a plan of hundreds of files) is compressed."""
     data = redact(task.public_json())
     for char in "<>@#":
         data = data.replace(char, f"\\u{ord(char):04x}")
+    if len(data) > PACK_ABOVE:
+        return "z:" + base64.b64encode(zlib.compress(data.encode(), 9)).decode()
     return data
+
+
+def _unpack(record: str) -> str:
+    if not record.startswith("z:"):
+        return record
+    return zlib.decompress(base64.b64decode(record[2:]), bufsize=LIMIT).decode()
 
 
 def render(
@@ -153,8 +169,11 @@ def _plan_lines(task: Task, show: Text, span: Text) -> list[str]:
         listed = " · ".join(f"v{v.version} `{v.digest}` ({v.at})" for v in task.plan_versions)
         out += [f"Versions: {listed}; approval applies to the latest only.", ""]
     out += [f"{i}. {show(step)}" for i, step in enumerate(plan.steps, 1)]
-    out += ["", "Files:"]
-    out += [f"- `{span(f.path)}` ({f.action}) {show(f.why)}".rstrip() for f in plan.files]
+    out += ["", f"<details><summary>Files ({len(plan.files)})</summary>", ""]
+    out += [f"- `{span(f.path)}` ({f.action}) {show(f.why)}".rstrip() for f in plan.files[:LISTED]]
+    if len(plan.files) > LISTED:
+        out.append(f"- … and {len(plan.files) - LISTED} more")
+    out += ["", "</details>"]
     if plan.risks:
         out += ["", "Risks:"] + [f"- {show(r)}" for r in plan.risks]
     return out + [""]
@@ -167,7 +186,13 @@ def parse_record(body: str, seal: Seal | None = None) -> Record | None:
         return None
     record, signature = found[-1]
     try:
-        task = Task.model_validate(json.loads(record))
-    except (ValueError, ValidationError):
+        task = Task.model_validate(json.loads(_unpack(record)))
+    except (ValueError, ValidationError, zlib.error):
         return None
     return Record(task, (seal or Seal("")).verify(task.issue, record, signature))
+
+
+def too_large(task: Task, labels: Labels) -> int:
+    """The status comment's size if it would not fit in a GitHub comment, else 0."""
+    size = len(render(task, labels)) + 80  # a signature, once signed
+    return size if size > LIMIT else 0

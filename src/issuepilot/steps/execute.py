@@ -11,6 +11,7 @@ from functools import partial
 from ..agents.base import Agent, IssueText
 from ..errors import IssuePilotError, Superseded
 from ..github.commits import push_change
+from ..github.status import LISTED
 from ..github.untrusted import Redactor, code, plain, shown
 from ..locks import Lease, LockConflict
 from ..machine import Move
@@ -141,7 +142,9 @@ def pr_body(task: Task, plan: Plan, extra: list[str], redact: Redactor) -> str:
     so shown as untrusted; the only closing reference is IssuePilot's own."""
     show, span = partial(shown, redact=redact), partial(code, redact=redact)
     steps = "\n".join(f"{i}. {show(s)}" for i, s in enumerate(plan.steps, 1)) or "-"
-    files = "\n".join(f"- `{span(f.path)}` ({f.action})" for f in plan.files)
+    files = "\n".join(f"- `{span(f.path)}` ({f.action})" for f in plan.files[:LISTED])
+    if len(plan.files) > LISTED:
+        files += f"\n- … and {len(plan.files) - LISTED} more"
     if extra:
         files += "\n\nAlso changed, outside the plan (locked too):\n"
         files += "\n".join(f"- `{span(p)}`" for p in extra)

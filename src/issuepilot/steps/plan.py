@@ -2,6 +2,7 @@
 
 from ..agents.base import IssueText
 from ..errors import IssuePilotError, ModelError, Superseded
+from ..github.status import LIMIT, too_large
 from ..machine import Move
 from ..models import PlanVersion, Task
 from .context import Context, Outcome, update
@@ -26,6 +27,11 @@ async def plan(ctx: Context, task: Task) -> Outcome:
             raise ModelError(
                 f"the plan touches {len(proposal.paths)} files; the limit is {config.max_files} "
                 "(setting max-files)"
+            )
+        if size := too_large(working.model_copy(update={"plan": proposal}), ctx.labels):
+            raise ModelError(
+                f"the plan is too large to show for review ({size} characters in a comment "
+                f"that holds {LIMIT}): revise the issue towards a smaller change"
             )
     except Superseded:
         raise

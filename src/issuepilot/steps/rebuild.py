@@ -6,11 +6,12 @@ and pull request only: the task resumes at PLAN_REVIEW with no approval, so a fo
 record can at most ask a maintainer to look at a plan again.
 """
 
+from ..github.errors import NotFound
 from ..github.status import Record
-from ..machine import TaskState
+from ..machine import TaskState, shown
 from ..models import HistoryEntry, Task
 from .context import Context
-from .mirror import find_status_comment
+from .mirror import find_status_comment, publish
 
 UNSIGNED = "rebuilt from a status comment whose signature does not verify: approve the plan again"
 
@@ -36,9 +37,16 @@ async def rebuild(ctx: Context, issue: int, comments: int | None = None) -> Task
     rebuilt = trusted(ctx, record)
     if rebuilt is None:
         return None
+    if not record.signed and rebuilt.pr:
+        rebuilt = await _pull_as_github_shows_it(ctx, rebuilt)
     committed = await ctx.store.commit(rebuilt.model_copy(update={"comment_id": comment_id}))
     ctx.say(f"#{issue}: rebuilt the task from its status comment ({rebuilt.state})")
-    return committed or await ctx.store.load(issue)
+    if committed is None:
+        return await ctx.store.load(issue)
+    if committed.state is not record.task.state:  # GitHub showed more than the record
+        before = ctx.labels.state(shown(record.task.state, record.task.resting))
+        committed = await publish(ctx, committed, before)
+    return committed
 
 
 def trusted(ctx: Context, record: Record) -> Task | None:
@@ -63,3 +71,22 @@ def trusted(ctx: Context, record: Record) -> Task | None:
         error=UNSIGNED,
         history=[note],
     )
+
+
+async def _pull_as_github_shows_it(ctx: Context, task: Task) -> Task:
+    """An unsigned record's pull request, believed as far as GitHub confirms it: a pull
+    request of the task's own branch, open (the task is in PR_OPEN), merged (DONE) or
+    closed (CANCELLED). Executing nothing, that grants nothing."""
+    try:
+        pull = await ctx.gh.get_pull(task.pr)
+    except NotFound:
+        pull = None
+    if pull is None or pull.head.ref != ctx.labels.branch(task.issue):
+        return task.model_copy(update={"pr": 0, "pr_url": "", "branch": ""})
+    if pull.state == "open":
+        state = TaskState.PR_OPEN
+    else:
+        state = TaskState.DONE if pull.was_merged else TaskState.CANCELLED
+    note = HistoryEntry(state=state, at=ctx.stamp(), note=f"pull request #{pull.number}")
+    update = {"state": state, "resting": TaskState.APPROVED, "history": [*task.history, note]}
+    return task.model_copy(update=update)

@@ -18,7 +18,7 @@ from .finish import pull_closed
 from .mirror import label_shown, publish
 from .rebuild import rebuild
 from .recover import recover
-from .transition import transition
+from .transition import restart, transition
 
 if TYPE_CHECKING:
     from .sweep import Facts
@@ -31,8 +31,10 @@ async def reconcile(
 ) -> bool:
     """Bring one task in line with GitHub; whether it was woken."""
     shown = facts.open_issues.get(issue)
-    if task is None and shown is not None and shown.label_names & ctx.labels.states:
-        task = await rebuild(ctx, issue, shown.comments)
+    if task is None:  # the store lost it: GitHub shows it (open, or closed since)
+        seen = shown or facts.closed_issues.get(issue)
+        if seen is not None and seen.label_names & ctx.labels.states:
+            task = await rebuild(ctx, issue, seen.comments) or await _requeue(ctx, seen)
     if task is None or task.state in FINAL:
         return False
     shown = await _fate(ctx, task, shown, facts)
@@ -71,6 +73,18 @@ async def _fate(ctx: Context, task: Task, shown: Issue | None, facts: "Facts") -
         await _issue_gone(ctx, task, shown)
         return None
     return shown
+
+
+async def _requeue(ctx: Context, issue: Issue) -> Task | None:
+    """A queued task leaves no status comment (the plan step writes it): its labels are all
+    that shows it. It starts again if whoever added the trigger label may act."""
+    if issue.state != "open" or ctx.labels.state(S.QUEUED) not in issue.label_names:
+        return None
+    actor, _ = await _who(ctx, issue.number, ctx.labels.trigger, "labeled")
+    if not actor or not await may_act(ctx, actor):
+        return None
+    run = dataclasses.replace(ctx, trigger=dataclasses.replace(ctx.trigger, actor=actor))
+    return await restart(run, issue.number, None, issue.title)
 
 
 async def _issue_gone(ctx: Context, task: Task, issue: Issue) -> None:

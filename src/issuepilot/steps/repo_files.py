@@ -6,11 +6,11 @@ Relevance, in order: paths the issue names (exactly, or by their end: `app.py` f
 mentions (searched in the checkout only). What does not fit is listed as left out.
 """
 
-import asyncio
 import re
 from pathlib import Path
 
 from ..agents.base import IssueText, RepoFiles
+from ..aio import CONCURRENCY, together
 from ..errors import InputError
 from ..git import git
 from ..paths import normalize_path
@@ -178,7 +178,8 @@ async def read_files(ctx: Context, paths: list[str], ref: str, budget: int) -> R
     if root is not None:
         contents = [_read_local(root, p) for p in paths]
     else:
-        contents = list(await asyncio.gather(*(ctx.gh.get_file(p, ref) for p in paths)))
+        reads = (ctx.gh.get_file(p, ref) for p in paths)
+        contents = await together(*reads, limit=CONCURRENCY)
     files: dict[str, str | None] = {}
     left_out: list[str] = []
     for path, content in zip(paths, contents, strict=True):

@@ -1,0 +1,108 @@
+"""The sweep against GitHub's facts when events were lost, steps died and Redis forgot:
+the real CLI, the fake GitHub, real Redis."""
+
+from issuepilot.github.status import parse_record
+
+from .harness import World
+
+BODY = "The greeting in `src/app.py` needs a `!`."
+
+
+def state(world: World, issue: int) -> str:
+    found = parse_record(world.comment(issue))
+    assert found is not None
+    return str(found.task.state)
+
+
+def to_pr_open(world: World, issue: int) -> int:
+    gh = world.github
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.drain()
+    world.step(gh.label_event(issue, "issuepilot:approved"))
+    [executed] = world.drain()
+    assert executed.outputs["task-state"] == "pr-open", executed.stdout + executed.stderr
+    return int(executed.outputs["pr-number"])
+
+
+def test_a_merge_whose_event_was_lost_finishes_the_task(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Greet", BODY)
+    pr = to_pr_open(world, issue)
+    gh.merge_pull(pr)  # the pull_request event never starts a run
+    swept = world.sweep()
+    assert swept.code == 0, swept.stdout + swept.stderr
+    assert state(world, issue) == "done"
+    assert set(gh.issues[issue].labels) == {"issuepilot", "issuepilot:done"}
+
+
+def test_after_redis_lost_everything_the_sweep_resumes_a_queued_and_a_waiting_task(
+    world: World,
+) -> None:
+    gh = world.github
+    holder = gh.open_issue("Holds the file", BODY)
+    to_pr_open(world, holder)
+    waiter = gh.open_issue("Waits for it", BODY)
+    world.step(gh.label_event(waiter, "issuepilot"))
+    world.drain()
+    world.step(gh.label_event(waiter, "issuepilot:approved"))
+    [waited] = world.drain()
+    assert waited.outputs["task-state"] == "approved" and "Waiting for files" in world.comment(
+        waiter
+    )
+    queued = gh.open_issue("Queued, its dispatch lost", BODY)
+    world.step(gh.label_event(queued, "issuepilot"))
+    gh.dispatches.clear()  # the dispatch never started a run
+    world.flush()
+    gh.merge_pull(max(gh.pulls))  # the holder's PR merges; that event is lost too
+    swept = world.sweep()
+    assert swept.code == 0, swept.stdout + swept.stderr
+    assert state(world, holder) == "done"
+    woken = {int(d["inputs"]["issue"]) for d in gh.dispatches}
+    assert woken == {waiter, queued}, swept.stdout
+    world.drain()
+    assert state(world, queued) == "plan-review"
+    assert state(world, waiter) == "pr-open"
+
+
+def test_an_approval_label_added_before_its_event_ran_is_kept_and_acted_on(world: World) -> None:
+    gh = world.github
+    issue = gh.open_issue("Greet", BODY)
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.drain()
+    approval = gh.label_event(issue, "issuepilot:approved")  # the run starts late
+    swept = world.sweep()
+    assert swept.code == 0, swept.stdout + swept.stderr
+    assert state(world, issue) == "approved"
+    assert "issuepilot:approved" in gh.issues[issue].labels
+    late = world.step(approval)
+    assert late.code == 0 and state(world, issue) in ("approved", "pr-open")
+
+
+def test_a_step_killed_after_creating_the_status_comment_leaves_exactly_one(
+    world: World,
+) -> None:
+    gh = world.github
+    issue = gh.open_issue("Greet", BODY)
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.kill_next_run_at("POST", rf"/issues/{issue}/comments$")
+    world.expire_lease(issue)
+    world.sweep()  # recovers the dead step: QUEUED again, dispatched
+    world.step(gh.comment_event(issue, "/issuepilot retry"))  # nothing to retry: no harm
+    world.drain()  # the plan step
+    assert state(world, issue) == "plan-review"  # world.comment asserts exactly one
+
+
+def test_a_rate_limit_stops_the_sweep_and_says_when_it_goes_on(world: World) -> None:
+    gh = world.github
+    for title in ("one", "two"):
+        issue = gh.open_issue(title, BODY)
+        world.step(gh.label_event(issue, "issuepilot"))
+        gh.issues[issue].labels.remove("issuepilot:queued")  # each needs a repair
+    gh.dispatches.clear()
+    gh.rate_limit("POST", r"/issues/\d+/labels$", retry_after=3600, times=10)
+    since = len(gh.requests)
+    swept = world.sweep()
+    assert swept.code == 0, swept.stdout + swept.stderr
+    assert "rate limit stopped the sweep after 0 of 2" in swept.stdout
+    posts = [r for r in gh.requests[since:] if r[0] == "POST"]
+    assert len(posts) == 1, "it stopped at once"

@@ -10,8 +10,10 @@ import pytest
 from issuepilot.agents.base import IssueText, RepoFiles
 from issuepilot.agents.budget import Budget, BudgetExceeded
 from issuepilot.agents.command import CommandAgent, agent_env
+from issuepilot.agents.tools import ToolBox
 from issuepilot.errors import InputError, ModelError
-from issuepilot.models import Plan, PlannedFile, Usage
+from issuepilot.models import FileChange, Plan, PlannedFile, Usage
+from issuepilot.workspace import CheckoutWorkspace
 
 ISSUE = IssueText(7, "Tidy up", "Please tidy `src/a.py`.", ("keep it small",))
 PLAN = Plan(summary="s", files=[PlannedFile(path="src/a.py"), PlannedFile(path="b.txt")])
@@ -54,6 +56,16 @@ def checkout(tmp_path: Path) -> Path:
     return repo
 
 
+async def run(ai: CommandAgent, checkout: Path) -> list[FileChange]:
+    """The command's execute role on the checkout, and the change read back with git."""
+    await ai.execute(ISSUE, PLAN, ToolBox(CheckoutWorkspace(checkout), "execute"))
+    return await CheckoutWorkspace(checkout).change()
+
+
+def plan_tools(checkout: Path) -> ToolBox:
+    return ToolBox(CheckoutWorkspace(checkout), "plan")
+
+
 def agent(checkout: Path, command: str, timeout: float = 30, **kw: object) -> CommandAgent:
     env = {"PATH": os.environ["PATH"], "HOME": str(checkout.parent), **SECRETS}
     return CommandAgent(command, checkout, env, ["ANTHROPIC_API_KEY"], timeout, 4096, **kw)  # type: ignore[arg-type]
@@ -64,8 +76,7 @@ async def test_edits_deletions_renames_and_modes_are_read_back_with_git(checkout
         'echo "A = 2" > src/a.py && rm b.txt && mv old.txt new.txt;'
         " chmod +x tool.sh; printf '\\x00\\x01\\xff' > blob.bin"
     )
-    changes = await agent(checkout, script).execute(ISSUE, PLAN, RepoFiles())
-    by_path = {c.path: c for c in changes.files}
+    by_path = {c.path: c for c in await run(agent(checkout, script), checkout)}
     assert by_path["src/a.py"].content == "A = 2\n"
     assert by_path["b.txt"].content is None
     assert by_path["old.txt"].content is None and by_path["new.txt"].content == "old name\n"
@@ -79,8 +90,7 @@ async def test_the_agent_sees_its_files_and_no_credentials(checkout: Path) -> No
         ' cp "$ISSUEPILOT_TASK_FILE" task.json; cp "$ISSUEPILOT_PLAN_FILE" plan.json;'
         " cp .git/config gitconfig; env > env.txt"
     )
-    changes = await agent(checkout, script).execute(ISSUE, PLAN, RepoFiles())
-    files = {c.path: c.content or "" for c in changes.files}
+    files = {c.path: c.content or "" for c in await run(agent(checkout, script), checkout)}
     env = files["env.txt"]
     for name, value in SECRETS.items():
         if name == "ANTHROPIC_API_KEY":
@@ -97,47 +107,46 @@ async def test_the_agent_sees_its_files_and_no_credentials(checkout: Path) -> No
 
 async def test_a_hanging_agent_is_killed_at_the_timeout(checkout: Path) -> None:
     with pytest.raises(ModelError, match="ran past its 0.3 s timeout.*started"):
-        await agent(checkout, "echo started; sleep 30 & sleep 30", timeout=0.3).execute(
-            ISSUE, PLAN, RepoFiles()
-        )
+        await run(agent(checkout, "echo started; sleep 30 & sleep 30", timeout=0.3), checkout)
 
 
 async def test_megabytes_of_output_are_capped(checkout: Path) -> None:
     cmd = "head -c 5000000 /dev/zero | tr '\\0' 'x'; echo; echo the-end; exit 3"
     ai = agent(checkout, cmd)
     with pytest.raises(ModelError, match="exited with 3.*the-end"):
-        await ai.execute(ISSUE, PLAN, RepoFiles())
+        await run(ai, checkout)
     assert len(ai.output) <= 4096 and ai.output.endswith("the-end\n")
 
 
 async def test_an_agent_that_changes_nothing_or_escapes_is_refused(checkout: Path) -> None:
-    with pytest.raises(ModelError, match="changed no files"):
-        await agent(checkout, "true").execute(ISSUE, PLAN, RepoFiles())
+    assert await run(agent(checkout, "true"), checkout) == []  # the step says "no change"
     with pytest.raises(ModelError, match="symlink .outside"):
-        await agent(checkout, "ln -s /etc/passwd src/link").execute(ISSUE, PLAN, RepoFiles())
+        await run(agent(checkout, "ln -s /etc/passwd src/link"), checkout)
 
 
 async def test_plans_from_the_command_are_validated(checkout: Path) -> None:
     good = json.dumps(PLAN.model_dump())
     plan = await agent(checkout, f"echo '{good}' > \"$ISSUEPILOT_PLAN_FILE\"").plan(
-        ISSUE, RepoFiles()
+        ISSUE, RepoFiles(), plan_tools(checkout)
     )
     assert plan == PLAN
     bad = json.dumps({"summary": "s", "files": [{"path": "../x"}]})
     with pytest.raises(ModelError, match="plan is invalid: files.0.path"):
-        await agent(checkout, f"echo '{bad}' > \"$ISSUEPILOT_PLAN_FILE\"").plan(ISSUE, RepoFiles())
+        await agent(checkout, f"echo '{bad}' > \"$ISSUEPILOT_PLAN_FILE\"").plan(
+            ISSUE, RepoFiles(), plan_tools(checkout)
+        )
     with pytest.raises(ModelError, match="wrote no plan"):
-        await agent(checkout, "echo thinking").plan(ISSUE, RepoFiles())
+        await agent(checkout, "echo thinking").plan(ISSUE, RepoFiles(), plan_tools(checkout))
 
 
 async def test_agent_time_counts_against_the_budget(checkout: Path) -> None:
     budget = Budget(spent=Usage(seconds=100), max_seconds=100.5)
     ai = agent(checkout, "sleep 5; echo x > b.txt", budget=budget)
     with pytest.raises(ModelError, match="past its 0.5 s timeout"):  # what the budget had left
-        await ai.execute(ISSUE, PLAN, RepoFiles())
+        await run(ai, checkout)
     assert budget.total().seconds >= 100.5
     with pytest.raises(BudgetExceeded, match="agent seconds"):
-        await ai.execute(ISSUE, PLAN, RepoFiles())
+        await run(ai, checkout)
 
 
 async def test_a_credential_it_cannot_remove_stops_the_agent(checkout: Path) -> None:
@@ -146,7 +155,7 @@ async def test_a_credential_it_cannot_remove_stops_the_agent(checkout: Path) -> 
         + '[url "x"]\n\tinsteadOf = AUTHORIZATION: basic x\n'
     )
     with pytest.raises(InputError, match="persist-credentials: false"):
-        await agent(checkout, "echo x > b.txt").execute(ISSUE, PLAN, RepoFiles())
+        await run(agent(checkout, "echo x > b.txt"), checkout)
 
 
 def test_no_checkout_is_a_clear_error(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("paths", "machine", "labels", "models", "keys", "github.objects", "github.retry"),
     ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
-    ("github", "store", "locks", "agents", "git", "sandbox"),
+    ("github", "store", "locks", "agents", "git", "sandbox", "workspace", "checks"),
     ("steps",),
     ("runner",),
     ("testing",),
@@ -51,7 +51,11 @@ def imports(path: Path) -> tuple[str, list[str], list[str]]:
     if path.name == "__init__.py":
         module = package = module.removesuffix(".__init__").removesuffix("__init__")
     ours, theirs = [], []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for block in ast.walk(tree):  # imports for type checking only load nothing at run time
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING":
+            block.body = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
             parts = package.split(".") if package else []
             base = parts[: len(parts) - (node.level - 1)]

@@ -34,11 +34,20 @@ class RepoConfig(BaseModel):
     max_files: int = Field(20, ge=1, le=1000)
     context_files: int = Field(12, ge=0, le=200)
     context_tokens: int = Field(15_000, ge=0, le=500_000)
-    # Agents: the command backend, what a change may touch, what a task may spend.
+    # Agents: the built-in one, the command backend, what a change may touch, what a task
+    # may spend.
+    agent_mode: Literal["auto", "tools", "single-call"] = "auto"
+    max_agent_turns: int = Field(40, ge=1, le=500)
     command_roles: list[Literal["plan", "execute"]] = ["execute"]
     agent_timeout_minutes: float = Field(20, gt=0, le=360)
     agent_env: list[str] = Field(default_factory=list)
     agent_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    # The repository's own checks, run after the agent in the sandbox: name -> shell command.
+    checks: dict[str, str] = Field(default_factory=dict)
+    check_rounds: int = Field(2, ge=0, le=10)
+    on_check_failure: Literal["draft", "fail"] = "draft"
+    check_timeout_minutes: float = Field(10, gt=0, le=360)
+    check_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
     # Where agent commands and checks run: see docs/security.md.
     sandbox: Literal["user", "container", "none"] = "user"
     sandbox_image: str | None = None  # the image of `sandbox: container`

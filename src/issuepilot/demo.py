@@ -3,18 +3,23 @@
 A local fake GitHub and a scripted model stand in for the real services; Redis is
 `REDIS_URL` or a throwaway server. Each run of the action is one `run_step` call fed with
 the event GitHub would send, including the `workflow_dispatch` runs the action chains.
+The model works with the tools, in a checkout of the demo repository (where git is
+installed): it searches, reads, makes an edit its check fails, reads the failure, fixes
+it; IssuePilot runs the check itself before the pull request opens.
 """
 
 import asyncio
-import json
+import shutil
+import subprocess
+import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
+from .config import RepoConfig, Settings
 from .events import parse_payload
-from .testing.fake_llm import FILE_BLOCK, FakeLLM, Messages, default_reply
+from .testing.fake_llm import Answer, Calls, FakeLLM, Messages, calls_made, default_reply
 from .testing.github import FakeGitHub
 from .testing.redis_server import ThrowawayRedis
 from .wiring import run_step
@@ -24,17 +29,46 @@ FILES = {
     "src/app.py": 'def greet(name):\n    return "Hello " + name\n',
 }
 ISSUE = "Greet politely", "The greeting in `src/app.py` should end with an exclamation mark."
+# The demo repository's own check, as a repository would configure it (`checks:`).
+CHECK = (
+    "python3 -c \"import sys; sys.path.insert(0, 'src'); import app; "
+    "assert app.greet('Ada') == 'Hello Ada!', app.greet('Ada')\""
+)
+OLD = 'return "Hello " + name'
+# The model's turns: look, edit (wrongly), check, fix, check, finish.
+EXECUTOR: list[tuple[str, dict[str, Any]]] = [
+    ("search", {"pattern": "def greet", "path_glob": "*.py"}),
+    ("read_file", {"path": "src/app.py", "start_line": 1, "end_line": 2}),
+    ("edit_file", {"path": "src/app.py", "old_text": OLD, "new_text": OLD + ' + "!!"'}),
+    ("run_check", {"name": "greeting"}),
+    ("edit_file", {"path": "src/app.py", "old_text": '"!!"', "new_text": '"!"'}),
+    ("run_check", {"name": "greeting"}),
+    ("finish", {"message": "End the greeting with an exclamation mark"}),
+]
 
 
-def scripted_model(messages: Messages) -> str:
-    """The demo's model: the default plan, and a real edit of each planned file."""
-    if "planner" in messages[0]["content"].lower():
-        return default_reply(messages)
-    files = [
-        {"path": path, "content": content.replace("+ name\n", '+ name + "!"\n')}
-        for path, content in FILE_BLOCK.findall(messages[-1]["content"])
-    ]
-    return json.dumps({"files": files, "message": "End the greeting with an exclamation mark"})
+def scripted_model(messages: Messages, tools: list[str]) -> Answer:
+    """The demo's model: the default plan; then the executor's turns, one at a time."""
+    if "planner" in messages[0]["content"].lower() or not tools:
+        return default_reply(messages, tools)
+    done = len(calls_made(messages))
+    name, arguments = EXECUTOR[min(done, len(EXECUTOR) - 1)]
+    return Calls([(name, arguments)])
+
+
+def checkout(files: dict[str, str]) -> Path | None:
+    """A git checkout of the demo repository, as actions/checkout would leave it; None
+    where git is not installed (the demo then works through the API, without checks)."""
+    if shutil.which("git") is None:
+        return None
+    root = Path(tempfile.mkdtemp(prefix="issuepilot-demo-"))
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    git = ["git", "-c", "user.name=demo", "-c", "user.email=demo@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "initial commit"]):
+        subprocess.run([*git, *args], cwd=root, check=True, capture_output=True)
+    return root
 
 
 def run_demo(redis_url: str | None, http_log: Path | None = None) -> int:
@@ -45,6 +79,14 @@ def run_demo(redis_url: str | None, http_log: Path | None = None) -> int:
         repo = f"demo/project-{uuid.uuid4().hex[:6]}"  # its own keys, even on a shared server
         github = stack.enter_context(FakeGitHub(repo, files=FILES))
         model = stack.enter_context(FakeLLM(reply=scripted_model))
+        root = checkout(FILES)
+        if root is not None:
+            stack.callback(shutil.rmtree, root, ignore_errors=True)
+        else:
+            print("git is not installed: the demo works through the API, without its check")
+        # The demo's check runs as this user: nothing here is secret, and a sandbox user
+        # would need root. A real repository keeps the default (sandbox: user).
+        config = RepoConfig(checks={"greeting": CHECK} if root else {}, sandbox="none")
         settings = Settings(
             repo=repo,
             api_url=github.url,
@@ -55,6 +97,8 @@ def run_demo(redis_url: str | None, http_log: Path | None = None) -> int:
             model_api_key="demo",
             workflow_ref=f"{repo}/.github/workflows/issuepilot.yml@refs/heads/main",
             http_log=http_log,
+            workspace=root,
+            config=config,
         )
         asyncio.run(_lifecycle(settings, github))
     return 0
@@ -95,6 +139,9 @@ async def _lifecycle(settings: Settings, github: FakeGitHub) -> None:
     for path, text in github.files_at(github.pulls[pr]["head"]).items():
         if FILES.get(path) != text:
             print(f"   changed {path}:\n" + "".join(f"     | {ln}\n" for ln in text.splitlines()))
+    checks = github.pulls[pr]["body"].split("### Checks", 1)[1:]
+    if checks:
+        print("   its checks, in the pull request:" + checks[0].split("Closes #")[0].rstrip())
     outputs = await _run(settings, github.merge_pull(pr), f"the maintainer merges #{pr}")
     print(f"\ntask #{issue} ends {outputs['task-state']}; labels: {github.issues[issue].labels}")
     calls = len(github.requests)

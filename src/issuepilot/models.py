@@ -101,6 +101,16 @@ class Usage(Model):
         )
 
 
+class CheckResult(Model):
+    """One run of one of the repository's checks on the change."""
+
+    name: str
+    passed: bool
+    code: int | None = None  # None: killed at its timeout
+    seconds: float = 0.0
+    tail: str = ""  # the end of its output, redacted
+
+
 class PlanVersion(Model):
     version: int
     digest: str
@@ -143,6 +153,7 @@ class Task(Model):
     error: str = ""
     refusal: str = ""  # why someone's request was refused, noted once per state
     notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
+    checks: list[CheckResult] = Field(default_factory=list)  # the change's last check run
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property

@@ -102,7 +102,7 @@ async def run_step(
         await gh.aclose()
         await redis.aclose()
     say(outcome.message)
-    return report(settings, outcome, trigger.issue, ctx.dispatched)
+    return report(settings, outcome, trigger.issue, ctx.dispatched, ctx.summary)
 
 
 def app_permissions(config: RepoConfig) -> dict[str, str]:
@@ -135,11 +135,17 @@ def build_agent(settings: Settings, role: str, spent: Usage, redact: Redactor) -
         settings.model_base_url,
         settings.model_api_key.get_secret_value(),
         budget=budget,
+        mode=config.agent_mode,
+        max_turns=config.max_agent_turns,
     )
 
 
 def report(
-    settings: Settings, outcome: Outcome, issue: int | None, dispatched: Sequence[int] = ()
+    settings: Settings,
+    outcome: Outcome,
+    issue: int | None,
+    dispatched: Sequence[int] = (),
+    details: Sequence[str] = (),
 ) -> tuple[dict[str, str], str]:
     task = outcome.task
     outputs = {
@@ -155,4 +161,6 @@ def report(
             lines.append(f"Pull request: {task.pr_url}")
     if dispatched:
         lines.append("Next steps dispatched for: " + ", ".join(f"#{n}" for n in dispatched))
+    if details:
+        lines += ["", *details]
     return outputs, "\n".join(lines)

@@ -20,6 +20,13 @@ def record(world: World, issue: int) -> dict[str, object]:
     return found.task.model_dump()
 
 
+def single_call(world: World) -> None:
+    """The model answers each role with one JSON reply (`agent-mode: single-call`)."""
+    config = world.tmp / "workspace" / ".github"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "issuepilot.yml").write_text("agent-mode: single-call\n")
+
+
 def plan_and_approve(world: World, issue: int) -> None:
     assert world.step(world.github.label_event(issue, "issuepilot")).code == 0
     [planned] = world.drain()
@@ -128,6 +135,7 @@ def test_cancel_while_the_pr_is_open_frees_the_files(world: World) -> None:
 
 def test_failed_plan_is_retried(world: World) -> None:
     gh = world.github
+    single_call(world)
     world.model.script = ["this is not JSON", '{"summary": "x"}']
     issue = gh.open_issue("Broken model", "Edit `src/app.py`.")
     world.step(gh.label_event(issue, "issuepilot"))
@@ -420,6 +428,7 @@ def test_the_revise_label_takes_feedback_only_from_allowed_users(world: World) -
 
 def test_a_model_change_outside_the_plan_fails_the_step_and_commits_nothing(world: World) -> None:
     gh = world.github
+    single_call(world)
     issue = gh.open_issue("Scope", "Change `src/app.py`.")
     plan_and_approve(world, issue)
     world.model.script = [

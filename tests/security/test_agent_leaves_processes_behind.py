@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.agents.base import RepoFiles
 from issuepilot.sandbox import SANDBOX_USER
 
-from ..test_command_agent import ISSUE, PLAN, agent, checkout
+from ..test_command_agent import agent, checkout, run
 from .test_agent_reads_the_jobs_secrets import can_sandbox
 
 __all__ = ["checkout"]
@@ -20,8 +19,8 @@ LINGER = "setsid sleep 300 & (sleep 301 &); nohup sleep 302 >/dev/null 2>&1 &"
 @pytest.mark.skipif(bool(can_sandbox()), reason=can_sandbox() or "sandbox available")
 async def test_every_process_of_the_sandbox_user_is_killed(checkout: Path) -> None:
     ran = agent(checkout, f"{LINGER} echo B > b.txt", timeout=20, sandbox="user")
-    changes = await ran.execute(ISSUE, PLAN, RepoFiles())  # no timeout: nothing was awaited
-    assert [c.path for c in changes.files] == ["b.txt"]
+    changes = await run(ran, checkout)  # no timeout: nothing was awaited
+    assert [c.path for c in changes] == ["b.txt"]
     left = subprocess.run(["pgrep", "-u", SANDBOX_USER], capture_output=True, text=True)
     assert left.returncode == 1, f"processes of {SANDBOX_USER} survived: {left.stdout}"
 
@@ -30,6 +29,6 @@ async def test_without_a_sandbox_its_process_group_dies_and_no_pipe_is_awaited(
     checkout: Path,
 ) -> None:
     ran = agent(checkout, "sleep 303 & echo B > b.txt", timeout=20, sandbox="none")
-    await ran.execute(ISSUE, PLAN, RepoFiles())
+    await run(ran, checkout)
     left = subprocess.run(["pgrep", "-f", "sleep 303"], capture_output=True)
     assert left.returncode == 1, "the agent's background process survived its run"

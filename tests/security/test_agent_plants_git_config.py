@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.agents.base import RepoFiles
 from issuepilot.errors import ModelError
 
-from ..test_command_agent import ISSUE, PLAN, agent, checkout
+from ..test_command_agent import agent, checkout, run
 
 __all__ = ["checkout"]
 
@@ -33,7 +32,7 @@ async def test_a_repository_config_that_runs_programs_is_refused(
 ) -> None:
     script = plant.format(run=pwned(tmp_path)) + " && echo B > b.txt"
     with pytest.raises(ModelError, match="run programs"):
-        await agent(checkout, script, sandbox="none").execute(ISSUE, PLAN, RepoFiles())
+        await run(agent(checkout, script, sandbox="none"), checkout)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -44,6 +43,6 @@ async def test_hooks_and_a_home_gitconfig_do_not_run(checkout: Path, tmp_path: P
         f" && printf '[core]\\n\\tfsmonitor = {pwned(tmp_path)}\\n' > .gitconfig"
         " && echo B > b.txt"
     )
-    changes = await agent(checkout, script, sandbox="none").execute(ISSUE, PLAN, RepoFiles())
-    assert {c.path for c in changes.files} == {"b.txt", ".gitconfig"}
+    changes = await run(agent(checkout, script, sandbox="none"), checkout)
+    assert {c.path for c in changes} == {"b.txt", ".gitconfig"}
     assert not (tmp_path / "pwned").exists()

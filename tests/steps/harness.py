@@ -21,6 +21,7 @@ import httpx
 
 from issuepilot.agents.base import IssueText, RepoFiles
 from issuepilot.agents.budget import Budget
+from issuepilot.agents.tools import ToolBox
 from issuepilot.config import RepoConfig, Settings
 from issuepilot.errors import IssuePilotError
 from issuepilot.events import decide, parse_payload
@@ -34,6 +35,7 @@ from issuepilot.machine import LEASED, TaskState, shown
 from issuepilot.models import ChangeSet, FileChange, Plan, PlannedFile, Task, Usage
 from issuepilot.runner import run
 from issuepilot.steps.context import Context, Outcome
+from issuepilot.steps.scope import ScopeError
 from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.github.state import BOT, Issue
 from issuepilot.testing.loopback import LostReply
@@ -115,21 +117,30 @@ class ScriptedAgent:
     budget: Budget
     notices: list[str] = field(default_factory=list)
 
-    async def plan(self, issue: IssueText, context: RepoFiles) -> Plan:
+    async def plan(self, issue: IssueText, context: RepoFiles, tools: ToolBox) -> Plan:
         self.sim.planned.append((issue, context))
         self.budget.check()
         script = self.sim.plans.pop(0) if self.sim.plans else named_plan(issue)
         answer = await script(issue, context) if callable(script) else script
         return self._spend(answer)
 
-    async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet:
+    async def execute(
+        self, issue: IssueText, plan: Plan, tools: ToolBox, feedback: str = ""
+    ) -> str:
+        """Write the scripted change through the tools (every write is guarded)."""
+        files = RepoFiles({p: await tools.workspace.read(p) for p in plan.paths})
         self.sim.executed.append((issue, files))
+        self.sim.feedback.append(feedback)
         self.budget.check()
         write = self.sim.writes.pop(0) if self.sim.writes else append_line
         answer = write(plan, files)
         if inspect.isawaitable(answer):
             answer = await answer
-        return self._spend(answer)
+        change = self._spend(answer)
+        for file in change.files:
+            if refused := await tools.write(file.path, file.content):
+                raise ScopeError(refused)
+        return change.message
 
     def _spend(self, answer: T | IssuePilotError) -> T:
         self.budget.calls += 1
@@ -243,6 +254,7 @@ class Sim:
     writes: list[Write] = field(default_factory=list)
     planned: list[tuple[IssueText, RepoFiles]] = field(default_factory=list)
     executed: list[tuple[IssueText, RepoFiles]] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)  # what each execute round was told
     said: list[str] = field(default_factory=list)
     dispatched: list[int] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)

@@ -8,6 +8,7 @@ import pytest
 
 from issuepilot.config import RepoConfig
 from issuepilot.machine import TaskState
+from issuepilot.models import ChangeSet, FileChange
 from issuepilot.steps.repo_files import MAX_SCAN_BYTES, named_paths, rank
 
 from .harness import FILES, Sim, plan_of
@@ -33,6 +34,8 @@ def checkout(tmp_path: Path) -> Path:
     (tmp_path / "secret.py").write_text("TOKEN = 'do not read'\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    commit = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"]
+    subprocess.run(commit, cwd=root, check=True)
     (root / "src/gone.py").unlink()
     return root
 
@@ -87,8 +90,12 @@ async def test_with_a_checkout_the_executor_reads_the_planned_files_from_it(
     sim: Sim, checkout: Path
 ) -> None:
     sim.workspace = checkout
+    subprocess.run(["git", "checkout", "--", "."], cwd=checkout, check=True)  # a clean checkout
     issue = sim.github.open_issue("Greet", "Change `src/app.py`, create `src/new.py`.")
     sim.plans.append(plan_of("src/app.py", "src/new.py", "src"))
+    sim.writes.append(
+        lambda plan, files: ChangeSet(files=[FileChange(path="src/new.py", content="N = 1\n")])
+    )
     await sim.to_pr_open(issue)
     [(_, files)] = sim.executed
     assert files.files == {"src/app.py": FILES["src/app.py"], "src/new.py": None, "src": None}

@@ -1,10 +1,13 @@
 """What the steps need from an agent: a planner and an executor."""
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..models import ChangeSet, Plan
+from ..models import Plan
 from .budget import Budget
+
+if TYPE_CHECKING:
+    from .tools import ToolBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +32,20 @@ class RepoFiles:
 
 
 class Agent(Protocol):
-    """A planner and executor. `budget` counts what its calls spend; `notices` are what
-    the maintainers must be told about how it ran (shown in the status comment)."""
+    """A planner and executor, working through `tools` (the repository's workspace, with
+    every write checked). `budget` counts what its calls spend; `notices` are what the
+    maintainers must be told about how it ran (shown in the status comment)."""
 
     budget: Budget
     notices: list[str]
 
-    async def plan(self, issue: IssueText, context: RepoFiles) -> Plan: ...
+    async def plan(self, issue: IssueText, context: RepoFiles, tools: "ToolBox") -> Plan: ...
 
-    async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet: ...
+    async def execute(
+        self, issue: IssueText, plan: Plan, tools: "ToolBox", feedback: str = ""
+    ) -> str:
+        """Write the change into the workspace (a later call gets the checks' `feedback`);
+        returns the commit message."""
+        ...
 
     async def aclose(self) -> None: ...

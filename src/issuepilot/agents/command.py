@@ -16,12 +16,9 @@ the changes are read back with git: added, modified, deleted, renamed files and 
 changes.
 """
 
-import base64
 import json
-import os
 import re
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
@@ -30,12 +27,12 @@ from pydantic import ValidationError
 from ..errors import InputError, ModelError, first_error
 from ..git import git
 from ..github.untrusted import Redactor, looks_like_credential
-from ..models import ChangeSet, FileChange, Plan
-from ..paths import repo_path
+from ..models import Plan
 from ..sandbox import Mode, filtered, open_sandbox
 from . import prompts
 from .base import IssueText, RepoFiles
 from .budget import Budget
+from .tools import ToolBox
 
 # Names that hold credentials. Anything matching is withheld unless the config passes it.
 SECRET_NAME = re.compile(
@@ -90,7 +87,7 @@ class CommandAgent:
     async def aclose(self) -> None:
         pass
 
-    async def plan(self, issue: IssueText, context: RepoFiles) -> Plan:
+    async def plan(self, issue: IssueText, context: RepoFiles, tools: ToolBox) -> Plan:
         prompt = (
             prompts.PLANNER_SYSTEM
             + "\n"
@@ -110,17 +107,20 @@ class CommandAgent:
                 f"the agent command's plan is invalid: {first_error(exc, 'plan')}"
             ) from None
 
-    async def execute(self, issue: IssueText, plan: Plan, files: RepoFiles) -> ChangeSet:
+    async def execute(
+        self, issue: IssueText, plan: Plan, tools: ToolBox, feedback: str = ""
+    ) -> str:
+        """Run the command on the checkout; IssuePilot reads the change back with git. A
+        later round (checks failed) runs it again with the failures in the prompt."""
         plan_json = plan.model_dump_json(indent=1)
         prompt = prompts.EXECUTOR_SYSTEM.split("Reply with")[0] + (
             "Edit the files in the working directory; do not commit.\n\n"
             + prompts.executor_prompt(issue, plan_json, RepoFiles())
         )
+        if feedback:
+            prompt += "\n\n" + feedback
         await self._run("execute", issue, prompt, plan_json=plan_json)
-        changes = await read_back(self.workspace)
-        if not changes:
-            raise ModelError(f"the agent command changed no files{self._tail()}")
-        return ChangeSet(files=changes, message=f"{issue.title} (#{issue.number})")
+        return issue.title
 
     async def _run(
         self, role: str, issue: IssueText, prompt: str, plan_json: str | None
@@ -204,49 +204,3 @@ async def scrub_credentials(workspace: Path) -> None:
             "the checkout's .git/config still holds a credential: check out with "
             "persist-credentials: false"
         )
-
-
-async def read_back(workspace: Path) -> list[FileChange]:
-    """The working tree's changes against HEAD, as file changes (renames become a deletion
-    and an addition). Paths outside the repository, into .git/, and symlinks are refused."""
-    await git(workspace, "add", "--all")
-    raw = await git(workspace, "diff", "--cached", "--raw", "-M", "-z", "HEAD")
-    fields = raw.decode(errors="surrogateescape").split("\0")
-    changes: list[FileChange] = []
-    i = 0
-    while i < len(fields) - 1:
-        meta, i = fields[i].split(), i + 1
-        status = meta[4][0]
-        paths = [fields[i]] + ([fields[i + 1]] if status in "RC" else [])
-        i += len(paths)
-        if status == "R":
-            changes.append(FileChange(path=_checked_path(paths[0]), content=None))
-        target = paths[-1]
-        if status == "D":
-            changes.append(FileChange(path=_checked_path(target), content=None))
-            continue
-        changes.append(_read(workspace, _checked_path(target), meta[1]))
-    return changes
-
-
-def _checked_path(path: str) -> str:
-    try:
-        return repo_path(path)
-    except ValueError as exc:
-        raise ModelError(f"the agent changed a path it may not: {exc}") from None
-
-
-def _read(workspace: Path, path: str, mode: str) -> FileChange:
-    full = workspace / path
-    if mode == "120000" or full.is_symlink():
-        target = os.readlink(full)
-        inside = (full.parent / target).resolve().is_relative_to(workspace.resolve())
-        where = "inside" if inside else "outside"
-        raise ModelError(f"the agent made {path} a symlink ({where} the repository): refused")
-    data = full.read_bytes()
-    executable = bool(full.stat().st_mode & stat.S_IXUSR)
-    try:
-        return FileChange(path=path, content=data.decode("utf-8"), executable=executable)
-    except UnicodeDecodeError:
-        text = base64.b64encode(data).decode()
-        return FileChange(path=path, content=text, encoding="base64", executable=executable)

@@ -335,11 +335,15 @@ class GitHub:
 
     # -- pull requests and workflows -----------------------------------------------------
 
-    async def create_pull(self, title: str, head: str, base: str, body: str) -> Pull:
-        """Open the pull request, or adopt the open one of the same branch."""
+    async def create_pull(
+        self, title: str, head: str, base: str, body: str, draft: bool = False
+    ) -> Pull:
+        """Open the pull request (a draft, if asked), or adopt the open one of the branch."""
 
         async def attempt() -> Pull:
-            data = {"title": title, "head": head, "base": base, "body": body}
+            data: dict[str, Any] = {"title": title, "head": head, "base": base, "body": body}
+            if draft:
+                data["draft"] = True
             try:
                 response = await self.request("POST", f"{self.base}/pulls", data)
             except ValidationFailed:

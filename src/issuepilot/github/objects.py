@@ -65,6 +65,7 @@ class Pull(Partial):
     state: str = "open"
     merged: bool | None = False
     merged_at: datetime | None = None  # set once merged (list answers leave `merged` out)
+    draft: bool = False
     updated_at: datetime | None = None
     html_url: str = ""
     head: Ref

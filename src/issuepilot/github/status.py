@@ -16,7 +16,7 @@ import hmac
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from ..labels import Labels
 from ..machine import TaskState
-from ..models import Task, holders_text
-from .untrusted import Redactor, code, shown
+from ..models import CheckResult, Task, holders_text
+from .untrusted import Redactor, code, escape, shown
 
 Text = Callable[[str], str]
 
@@ -36,6 +36,7 @@ _MARKER_RE = re.compile(
 LIMIT = 65_536  # the most characters GitHub keeps in a comment (or a PR description)
 PACK_ABOVE = 4_000  # a longer record travels compressed (`z:` + base64 of zlib)
 LISTED = 100  # files listed by name in the comment; the record holds them all
+TAIL_LINES = 40  # lines of a failing check's output shown
 PROGRESS = [
     TaskState.QUEUED,
     TaskState.PLANNING,
@@ -125,6 +126,32 @@ def render(
     if task.state in (TaskState.FAILED, TaskState.CANCELLED):
         lines.append(f"- [x] **{task.state}**")
     lines.append("")
+    lines += _notes(task, show, span)
+    if task.plan is not None:
+        lines += _plan_lines(task, show, span)
+    if task.extra_paths:
+        lines += [
+            "Also changed outside the plan: " + ", ".join(f"`{span(p)}`" for p in task.extra_paths),
+            "",
+        ]
+    if task.checks:
+        lines += [check_lines(task.checks, redact)]
+    if task.usage.model_calls or task.usage.seconds:
+        lines += [f"Spent: {task.usage.describe()}", ""]
+    hint = NEXT[task.state].format(
+        approved=labels.approved, retry=labels.retry, trigger=labels.trigger
+    )
+    record = _record(task, redact)
+    signature = (seal or Seal("")).sign(task.issue, record)
+    sig = f" sig={signature}" if signature else ""
+    lines += [f"**Next:** {hint}", "", f"{MARKER}{record}{sig} -->"]
+    return "\n".join(lines)
+
+
+def _notes(task: Task, show: Text, span: Text) -> list[str]:
+    """What the maintainers should read first: errors, refusals, notices, what it waits
+    for, its pull request."""
+    lines = []
     if task.error:
         lines += [f"> [!WARNING]\n> {show(task.error)}", ""]
     if task.refusal:
@@ -136,23 +163,7 @@ def render(
         lines += [f"Waiting for files locked by other tasks: {held}", ""]
     if task.pr:
         lines += [f"Pull request: #{task.pr}", ""]
-    if task.plan is not None:
-        lines += _plan_lines(task, show, span)
-    if task.extra_paths:
-        lines += [
-            "Also changed outside the plan: " + ", ".join(f"`{span(p)}`" for p in task.extra_paths),
-            "",
-        ]
-    if task.usage.model_calls or task.usage.seconds:
-        lines += [f"Spent: {task.usage.describe()}", ""]
-    hint = NEXT[task.state].format(
-        approved=labels.approved, retry=labels.retry, trigger=labels.trigger
-    )
-    record = _record(task, redact)
-    signature = (seal or Seal("")).sign(task.issue, record)
-    sig = f" sig={signature}" if signature else ""
-    lines += [f"**Next:** {hint}", "", f"{MARKER}{record}{sig} -->"]
-    return "\n".join(lines)
+    return lines
 
 
 def _plan_lines(task: Task, show: Text, span: Text) -> list[str]:
@@ -196,3 +207,19 @@ def too_large(task: Task, labels: Labels) -> int:
     """The status comment's size if it would not fit in a GitHub comment, else 0."""
     size = len(render(task, labels)) + 80  # a signature, once signed
     return size if size > LIMIT else 0
+
+
+def check_lines(checks: Sequence[CheckResult], redact: Redactor) -> str:
+    """The checks' results: one line each, a failing one's output tail folded under it."""
+    if not checks:
+        return ""
+    out = ["", "### Checks", ""]
+    for result in checks:
+        mark = "passed" if result.passed else ("timed out" if result.code is None else "failed")
+        out.append(f"- **{escape(result.name)}**: {mark} in {result.seconds:.0f} s")
+        if not result.passed and result.tail.strip():
+            tail = "\n".join(redact(result.tail).strip().splitlines()[-TAIL_LINES:])
+            out += ["", "  <details><summary>output</summary>", "", "  ```text"]
+            out += [f"  {line}" for line in tail.replace("```", "ʼʼʼ").splitlines()]
+            out += ["  ```", "  </details>", ""]
+    return "\n".join(out) + "\n"

@@ -49,6 +49,7 @@ class Context:
     seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
     seal_fresh: bool = False  # the key was made in this run: no record on GitHub can verify
     written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
+    summary: list[str] = field(default_factory=list)  # lines for the job summary
 
     @property
     def config(self) -> RepoConfig:
@@ -92,6 +93,15 @@ class Context:
     def base_branch(self) -> str:
         repo = self.payload.repository
         return self.config.base_branch or (repo.default_branch if repo else "main")
+
+    def group(self, title: str | None) -> None:
+        """Fold the step log's next lines under `title` in GitHub Actions (None: end)."""
+        if self.settings.runner_env.get("GITHUB_ACTIONS") == "true":
+            self.say(f"::group::{title}" if title else "::endgroup::")
+
+    def report(self, line: str) -> None:
+        """A line for the job summary (markdown), beside the outcome."""
+        self.summary.append(line)
 
     def spent(self, task: Task, agent: Agent) -> Task:
         """`task` with what `agent` spent and what the maintainers must know of its run."""

@@ -5,21 +5,21 @@ racing runs cannot both execute. A task whose files are taken goes back to APPRO
 waits; whoever frees the files wakes it.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from ..agents.base import Agent, IssueText
+from ..agents.base import Agent
 from ..errors import IssuePilotError, Superseded
 from ..github.commits import push_change
-from ..github.status import LISTED
+from ..github.status import LISTED, check_lines
 from ..github.untrusted import Redactor, code, plain, shown
 from ..locks import Lease, LockConflict
 from ..machine import Move
-from ..models import Plan, Task, holders_text
+from ..models import CheckResult, Plan, Task, holders_text
+from .change import Written, write_change
 from .context import Context, Outcome
 from .failure import fail
-from .repo_files import read_files
-from .scope import ScopeError, check_change
 from .transition import transition
 
 PR_BODY = """{summary}
@@ -31,7 +31,7 @@ PR_BODY = """{summary}
 ### Files
 
 {files}
-
+{checks}
 Closes #{issue}
 
 <sub>Opened by IssuePilot from a plan a maintainer approved before the change was written.</sub>
@@ -39,14 +39,14 @@ Closes #{issue}
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
-    """What `_write` left on GitHub: the branch and its head, the pull request."""
+class Opened:
+    """What the step left on GitHub: the branch and its head, the pull request."""
 
     branch: str
     head: str
     pr: int
     url: str
-    extra: list[str]  # files changed outside the plan, locked in addition
+    change: Written
 
 
 async def execute(ctx: Context, task: Task) -> Outcome:
@@ -72,74 +72,77 @@ async def execute(ctx: Context, task: Task) -> Outcome:
     agent = ctx.agent("execute", working.usage)
     try:
         async with ctx.locks.keep_alive(lease, config.lease_s):
-            lease, written = await _write(ctx, working, plan, lease, agent)
+            opened = await _write(ctx, working, plan, lease, agent)
     except IssuePilotError as exc:
         await fail(ctx, ctx.spent(working, agent), exc)
         raise
+    lease, change = opened.change.lease, opened.change
     # An open PR keeps its files for days, not minutes; the sweep renews while it is open.
     await ctx.locks.extend(lease, config.pr_lease_s)
+    spent = ctx.spent(working, agent)
+    notices = [*spent.notices, *(n for n in change.notices if n not in spent.notices)]
     try:
-        opened = await transition(
+        done = await transition(
             ctx,
-            ctx.spent(working, agent),
+            spent,
             Move.OPENED,
-            note=f"pull request #{written.pr}",
+            note=f"pull request #{opened.pr}",
             lost="the task moved on while executing (cancelled?)",
-            branch=written.branch,
-            head_sha=written.head,
-            pr=written.pr,
-            pr_url=written.url,
+            branch=opened.branch,
+            head_sha=opened.head,
+            pr=opened.pr,
+            pr_url=opened.url,
             waiting_on={},
-            extra_paths=written.extra,
+            extra_paths=change.extra,
+            checks=change.checks,
+            notices=notices,
         )
     except Superseded:
         await ctx.locks.release(lease)
         raise
-    return Outcome(opened, f"pull request #{written.pr} opened: {written.url}")
+    ctx.report(f"Rounds: {change.rounds}; tools used: {_counts(change.tools) or 'none'}")
+    draft = " as a draft: its checks fail" if _failing(change) else ""
+    return Outcome(done, f"pull request #{opened.pr} opened{draft}: {opened.url}")
 
 
-async def _write(
-    ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agent
-) -> tuple[Lease, Written]:
+async def _write(ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agent) -> Opened:
     config = ctx.config
     base = ctx.base_branch
-    files = await read_files(ctx, plan.paths, base, budget=10**9)
-    issue = IssueText(task.issue, task.title, "", tuple(task.feedback))
-    changes = await agent.execute(issue, plan, files)
-    extra = check_change(changes, plan, files, config)
-    if extra:
-        lease = await _lock_more(ctx, lease, extra)
+    change = await write_change(ctx, task, plan, lease, agent)
     branch = ctx.labels.branch(task.issue)
-    said = plain(changes.message or task.title or "IssuePilot change", ctx.redact)
+    said = plain(change.changes.message or task.title or "IssuePilot change", ctx.redact)
     message = f"{said} (#{task.issue})"
     # Right before writing, prove the files are still ours: the lease may have lapsed while
     # the agent worked.
-    await ctx.locks.extend(lease, config.lease_s)
-    head = await push_change(ctx.gh, base, branch, changes, message)
+    await ctx.locks.extend(change.lease, config.lease_s)
+    head = await push_change(ctx.gh, base, branch, change.changes, message)
     title = f"{plain(task.title or 'IssuePilot change', ctx.redact)} (#{task.issue})"
-    body = pr_body(task, plan, extra, ctx.redact)
+    body = pr_body(task, plan, change.extra, ctx.redact, change.checks)
     if task.pr:
         await ctx.gh.update_pull(task.pr, title, body)
-        return lease, Written(branch, head, task.pr, task.pr_url, extra)
-    pull = await ctx.gh.create_pull(title, branch, base, body)
-    return lease, Written(branch, head, pull.number, pull.html_url, extra)
+        return Opened(branch, head, task.pr, task.pr_url, change)
+    pull = await ctx.gh.create_pull(title, branch, base, body, draft=_failing(change))
+    return Opened(branch, head, pull.number, pull.html_url, change)
 
 
-async def _lock_more(ctx: Context, lease: Lease, extra: list[str]) -> Lease:
-    """Take the files the change touched outside the plan, under the same token."""
-    try:
-        more = await ctx.locks.acquire(
-            lease.task, extra, ttl_s=ctx.config.lease_s, token=lease.token
-        )
-    except LockConflict as conflict:
-        held = holders_text(conflict.holders)
-        raise ScopeError(f"the change also touches files other tasks hold: {held}") from None
-    return Lease(lease.task, lease.token, tuple(sorted({*lease.paths, *more.paths})))
+def _failing(change: Written) -> bool:
+    return not all(result.passed for result in change.checks)
 
 
-def pr_body(task: Task, plan: Plan, extra: list[str], redact: Redactor) -> str:
+def _counts(used: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(used.items()))
+
+
+def pr_body(
+    task: Task,
+    plan: Plan,
+    extra: list[str],
+    redact: Redactor,
+    checks: Sequence[CheckResult] = (),
+) -> str:
     """The pull request's description: the approved plan, every word of it model text and
-    so shown as untrusted; the only closing reference is IssuePilot's own."""
+    so shown as untrusted; the checks' results; the only closing reference is IssuePilot's
+    own."""
     show, span = partial(shown, redact=redact), partial(code, redact=redact)
     steps = "\n".join(f"{i}. {show(s)}" for i, s in enumerate(plan.steps, 1)) or "-"
     files = "\n".join(f"- `{span(f.path)}` ({f.action})" for f in plan.files[:LISTED])
@@ -154,5 +157,6 @@ def pr_body(task: Task, plan: Plan, extra: list[str], redact: Redactor) -> str:
         digest=task.plan_hash,
         steps=steps,
         files=files,
+        checks=check_lines(checks, redact),
         issue=task.issue,
     )

@@ -1,10 +1,12 @@
 """QUEUED -> PLANNING -> PLAN_REVIEW: ask the planner for a plan and post it."""
 
 from ..agents.base import IssueText
+from ..agents.tools import ToolBox
 from ..errors import IssuePilotError, ModelError, Superseded
 from ..github.status import LIMIT, too_large
 from ..machine import Move
 from ..models import PlanVersion, Task
+from .change import workspace_of
 from .context import Context, Outcome, update
 from .failure import fail
 from .mirror import label_shown, publish
@@ -22,7 +24,8 @@ async def plan(ctx: Context, task: Task) -> Outcome:
         working = await publish(ctx, working, label_shown(ctx, working))  # "planner at work"
         issue = await _issue_text(ctx, working)
         context = await planner_context(ctx, issue, ctx.base_branch)
-        proposal = await agent.plan(issue, context)
+        tools = ToolBox(workspace_of(ctx, ctx.base_branch), "plan", log=ctx.say)
+        proposal = await agent.plan(issue, context, tools)
         if len(proposal.paths) > config.max_files:
             raise ModelError(
                 f"the plan touches {len(proposal.paths)} files; the limit is {config.max_files} "

@@ -11,12 +11,14 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import InputError
 from ..locks import TASK_ID, Lease, LockConflict, LockLost, Released
 from ..machine import FINAL
-from ..models import Task
+from ..models import FileChange, Task
 from ..paths import normalize_path
+from ..workspace import checked, matches
 
 
 @dataclass
@@ -178,3 +180,35 @@ class MemoryLocks:
         await self.extend(lease, ttl_s)
         yield asyncio.Event()
         await self.extend(lease, ttl_s)
+
+
+class MemoryWorkspace:
+    """A repository's files in a dict, for the agent's tools in tests and benchmarks."""
+
+    root: Path | None = None
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.base = dict(files)
+        self.now: dict[str, str | None] = dict(files)
+
+    async def files(self, pattern: str = "") -> list[str]:
+        return sorted(p for p, text in self.now.items() if text is not None and matches(p, pattern))
+
+    async def read(self, path: str) -> str | None:
+        return self.now.get(checked(path))
+
+    async def original(self, path: str) -> str | None:
+        return self.base.get(checked(path))
+
+    async def write(self, path: str, content: str) -> None:
+        self.now[checked(path)] = content
+
+    async def delete(self, path: str) -> None:
+        self.now[checked(path)] = None
+
+    async def change(self) -> list[FileChange]:
+        return [
+            FileChange(path=p, content=text)
+            for p, text in sorted(self.now.items())
+            if text != self.base.get(p)
+        ]

@@ -12,7 +12,7 @@ checkout put back to it after (`workspace.restore`).
 
 from pathlib import Path
 
-from .agents.command import agent_env
+from .agents.command import agent_env, scrub_credentials
 from .config import RepoConfig
 from .github.untrusted import Redactor
 from .models import CheckResult
@@ -48,6 +48,7 @@ class Checks:
         if command is None:
             known = ", ".join(self.names) or "none is configured"
             return CheckResult(name=name, passed=False, tail=f"no check {name!r} ({known})")
+        await scrub_credentials(self.root)  # actions/checkout's persisted token, if any
         await read_back(self.root)  # stage the change: what the check leaves is not it
         box = open_sandbox(config.sandbox, self.root, self.runner_env, config.sandbox_image)
         try:

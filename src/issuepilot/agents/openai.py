@@ -164,9 +164,12 @@ class OpenAIAgent:
             f"the model endpoint does not take tools: the {role} answered in one JSON reply "
             "(set agent-mode: single-call to skip the attempt)"
         )
+        self._notice(notice)
+        self.mode = "single-call"
+
+    def _notice(self, notice: str) -> None:
         if notice not in self.notices:
             self.notices.append(notice)
-        self.mode = "single-call"
 
     async def plan(self, issue: IssueText, context: RepoFiles, tools: ToolBox) -> Plan:
         if self._tools_first():
@@ -206,6 +209,11 @@ class OpenAIAgent:
                 self._conversation = []
                 self._fall_back("executor", why)
             else:
+                if self.capped and tools.message is None:
+                    self._notice(
+                        f"the executor stopped at its cap (max-agent-turns {self.max_turns}, or "
+                        "the budget) before it finished: its work so far was checked and kept"
+                    )
                 return tools.message or ""
         files = await _planned_files(tools, plan)
         user = prompts.executor_prompt(issue, plan.model_dump_json(indent=1), files)

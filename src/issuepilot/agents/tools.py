@@ -108,7 +108,7 @@ TOOLS: dict[str, Any] = {
 }
 READ_TOOLS = ["list_files", "read_file", "search"]
 ROLE_TOOLS = {
-    "plan": [*READ_TOOLS, "submit_plan"],
+    "plan": [*READ_TOOLS, "submit_plan"],  # no run_check: planning runs no repository code
     "execute": [*READ_TOOLS, "edit_file", "write_file", "delete_file", "run_check", "finish"],
 }
 

@@ -1,7 +1,7 @@
 """One run's context: its settings, clients, event, clock, and what it has learnt so far."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from ..github.untrusted import Redactor
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
-from ..models import Task, Usage
+from ..models import CheckResult, Task, Usage
 from ..store import TaskStore
 
 
@@ -102,6 +102,20 @@ class Context:
     def report(self, line: str) -> None:
         """A line for the job summary (markdown), beside the outcome."""
         self.summary.append(line)
+
+    def report_agent(
+        self, role: str, agent: Agent, used: dict[str, int], checks: Sequence[CheckResult] = ()
+    ) -> None:
+        """The job summary's table of what the agent did in this step: model calls, tools
+        used, tokens, check results."""
+        usage = agent.budget.step_usage()
+        tools = ", ".join(f"{name} {n}" for name, n in sorted(used.items())) or "none"
+        verdicts = [f"{r.name} {'passed' if r.passed else 'failed'}" for r in checks]
+        if not self.summary or not self.summary[-1].startswith("| "):
+            self.summary += ["| Role | Model calls | Tools used | Tokens | Checks |"]
+            self.summary += ["|---|---|---|---|---|"]
+        row = [role, str(usage.model_calls), tools, f"{usage.tokens:,}"]
+        self.summary.append("| " + " | ".join([*row, ", ".join(verdicts) or "-"]) + " |")
 
     def spent(self, task: Task, agent: Agent) -> Task:
         """`task` with what `agent` spent and what the maintainers must know of its run."""

@@ -100,7 +100,7 @@ async def execute(ctx: Context, task: Task) -> Outcome:
     except Superseded:
         await ctx.locks.release(lease)
         raise
-    ctx.report(f"Rounds: {change.rounds}; tools used: {_counts(change.tools) or 'none'}")
+    ctx.report_agent(f"execute ({change.rounds} rounds)", agent, change.tools, change.checks)
     draft = " as a draft: its checks fail" if _failing(change) else ""
     return Outcome(done, f"pull request #{opened.pr} opened{draft}: {opened.url}")
 
@@ -127,10 +127,6 @@ async def _write(ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agen
 
 def _failing(change: Written) -> bool:
     return not all(result.passed for result in change.checks)
-
-
-def _counts(used: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in sorted(used.items()))
 
 
 def pr_body(

@@ -41,6 +41,7 @@ async def plan(ctx: Context, task: Task) -> Outcome:
     except IssuePilotError as exc:
         await fail(ctx, ctx.spent(working, agent), exc)
         raise
+    ctx.report_agent("plan", agent, tools.used)
     digest, version = proposal.digest(), working.plan_version + 1
     reviewed = await transition(
         ctx,

@@ -235,7 +235,7 @@ class RepoState(GitObjects):
             "state": pull["state"],
             "title": pull["title"],
             "body": pull["body"],
-            "draft": False,
+            "draft": bool(pull.get("draft", False)),
             "merged": pull["merged"],
             "merged_at": pull.get("merged_at"),
             "updated_at": pull.get("updated_at", STAMP),

@@ -49,6 +49,7 @@ def create_pull(repo: RepoState, call: Call) -> Answer:
         "base": call.body["base"],
         "state": "open",
         "merged": False,
+        "draft": bool(call.body.get("draft", False)),
         "user": call.user,
         "updated_at": repo.tick(),
     }

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .config import (
 )
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
+from .github.untrusted import Redactor, escape
 
 INPUTS = [
     ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
@@ -157,10 +159,13 @@ def model_key(given: str, base_url: str, github_token: str) -> str:
 
 
 def write_outputs(outputs: dict[str, str], summary: str) -> None:
-    """Step outputs to GITHUB_OUTPUT, and the job summary to GITHUB_STEP_SUMMARY."""
+    """Step outputs to GITHUB_OUTPUT, in the multi-line-safe `name<<delimiter` form, and
+    the job summary to GITHUB_STEP_SUMMARY."""
     if path := os.environ.get("GITHUB_OUTPUT"):
         with open(path, "a", encoding="utf-8") as f:
-            f.writelines(f"{k}={v}\n" for k, v in outputs.items())
+            for name, value in outputs.items():
+                delimiter = f"ghadelimiter_{uuid.uuid4()}"  # never inside a value
+                f.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     if path := os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(path, "a", encoding="utf-8") as f:
             f.write(summary + "\n")
@@ -199,6 +204,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_step(args: argparse.Namespace) -> int:
+    """One step; its outputs and job summary are written on every exit, a failure's too."""
+    try:
+        return _step(args)
+    except IssuePilotError as exc:
+        write_outputs(*(exc.report or failure_report(str(exc))))
+        raise
+    except Exception as exc:
+        write_outputs(*failure_report(f"internal error: {type(exc).__name__}: {exc}"))
+        raise
+
+
+def failure_report(message: str) -> tuple[dict[str, str], str]:
+    """What is known of a step that failed before it had a task: the error."""
+    line = Redactor()(" ".join(message.split()))
+    outputs = {"task-state": "", "issue-number": "", "pr-number": "", "pr-url": "", "error": line}
+    return outputs, f"### IssuePilot\n\n**Failed:** {escape(line)}"
+
+
+def _step(args: argparse.Namespace) -> int:
     from .wiring import run_step
 
     settings = settings_from(args)

@@ -8,9 +8,11 @@ from pydantic import ValidationError
 
 
 class IssuePilotError(Exception):
-    """Base of every error IssuePilot raises on purpose."""
+    """Base of every error IssuePilot raises on purpose. `report` is the step's outputs and
+    job summary (what was known when it failed), set by the run that raised it."""
 
     recoverable = True
+    report: tuple[dict[str, str], str] | None = None
 
 
 class InputError(IssuePilotError):

@@ -12,12 +12,12 @@ from .agents.budget import Budget
 from .agents.command import CommandAgent
 from .agents.openai import OpenAIAgent, preload
 from .config import RepoConfig, Settings
-from .errors import BackendError, InputError
+from .errors import BackendError, InputError, IssuePilotError
 from .events import Action, Payload, decide
 from .github.auth import APP_PERMISSIONS
 from .github.client import GitHub
 from .github.retry import RetryPolicy
-from .github.untrusted import Redactor
+from .github.untrusted import Redactor, shown
 from .locks import FileLocks
 from .models import Usage
 from .runner import run
@@ -96,6 +96,11 @@ async def run_step(
     )
     try:
         outcome = await run(ctx)
+    except IssuePilotError as exc:
+        error = redact(" ".join(str(exc).split()))
+        failed = Outcome(ctx.latest, f"**Failed:** {shown(error, redact)}")
+        exc.report = report(settings, failed, trigger.issue, ctx.dispatched, ctx.summary, error)
+        raise
     finally:
         for agent in agents:
             await agent.aclose()
@@ -146,13 +151,16 @@ def report(
     issue: int | None,
     dispatched: Sequence[int] = (),
     details: Sequence[str] = (),
+    error: str = "",
 ) -> tuple[dict[str, str], str]:
+    """The step's outputs and its job summary; `error` is the failure's one line, if any."""
     task = outcome.task
     outputs = {
         "task-state": str(task.state) if task else "",
         "issue-number": str(task.issue if task else issue or ""),
         "pr-number": str(task.pr) if task and task.pr else "",
         "pr-url": task.pr_url if task else "",
+        "error": error,
     }
     lines = ["### IssuePilot", "", outcome.message]
     if task is not None:

@@ -30,6 +30,28 @@ def passthrough() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", ""), **keep}
 
 
+def read_outputs(text: str) -> dict[str, str]:
+    """A GITHUB_OUTPUT file as the runner reads it: `name=value` lines and
+    `name<<DELIMITER` blocks."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            value: list[str] = []
+            for more in lines:
+                if more == delimiter:
+                    break
+                value.append(more)
+            else:
+                raise AssertionError(f"output {name} has no closing delimiter")
+            outputs[name] = "\n".join(value)
+        else:
+            name, _, single = line.partition("=")
+            outputs[name] = single
+    return outputs
+
+
 @dataclass
 class Result:
     code: int
@@ -99,11 +121,8 @@ class World:
 
     def finish(self, proc: subprocess.Popen[str], run: Path) -> Result:
         stdout, stderr = proc.communicate(timeout=120)
-        outputs: dict[str, str] = {}
-        if (run / "output").exists():
-            for line in (run / "output").read_text().splitlines():
-                key, _, value = line.partition("=")
-                outputs[key] = value
+        output = run / "output"
+        outputs = read_outputs(output.read_text()) if output.exists() else {}
         summary = (run / "summary").read_text() if (run / "summary").exists() else ""
         return Result(proc.returncode, stdout, stderr, outputs, summary)
 

@@ -1,7 +1,13 @@
 """The action as the runner starts it: action.yml's inputs, defaults and environment."""
 
+from pathlib import Path
+
+import pytest
+
+from issuepilot.cli import write_outputs
+
 from .action import step_env
-from .harness import World
+from .harness import World, read_outputs
 
 
 def test_every_input_at_its_default_works_without_a_config_file(world: World) -> None:
@@ -41,3 +47,44 @@ def test_the_step_gets_every_input_of_action_yml() -> None:
     names = {n for n in action()["inputs"] if n != "python-version"}
     assert {f"ISSUEPILOT_{n.upper().replace('-', '_')}" for n in names} <= set(env)
     assert env["ISSUEPILOT_GITHUB_TOKEN"] == "t" and env["ISSUEPILOT_CONFIG_PATH"] == ""
+
+
+def test_a_failed_step_still_writes_its_outputs_and_summary(world: World) -> None:
+    """Exit 1: the task's state and the error reach the outputs and the job summary."""
+    gh = world.github
+    issue = gh.open_issue("Greet politely", "Change `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    world.model.script = [500, 500, 500, 500]  # the endpoint keeps failing
+    [failed] = world.drain()
+    assert failed.code == 1
+    assert failed.outputs["task-state"] == "failed"
+    assert failed.outputs["issue-number"] == str(issue)
+    assert "scripted error 500" in failed.outputs["error"]
+    assert "**Failed:**" in failed.summary and "scripted error 500" in failed.summary
+    assert f"Issue #{issue}: **failed**" in failed.summary
+
+
+def test_bad_input_still_writes_the_error_to_the_outputs(world: World) -> None:
+    """Exit 2, before any task: the error output and a summary that says what to do."""
+    world.extra_env["ISSUEPILOT_REDIS_URL"] = "redis://:hunter2hunter2@127.0.0.1:1/0"
+    issue = world.github.open_issue("t")
+    done = world.step(world.github.label_event(issue, "issuepilot"))
+    assert done.code == 1  # Redis cannot be reached: a later run may succeed
+    assert done.outputs["error"].startswith("cannot reach Redis at 127.0.0.1")
+    assert "**Failed:** cannot reach Redis" in done.summary
+    assert "hunter2" not in done.summary + done.outputs["error"] + done.stdout
+    world.extra_env["ISSUEPILOT_REDIS_URL"] = "not a url"
+    bad = world.step(world.github.label_event(issue, "issuepilot"))
+    assert bad.code == 2 and bad.outputs["error"].startswith("redis-url is not a valid")
+    assert bad.outputs["task-state"] == ""
+
+
+def test_a_multi_line_output_value_cannot_forge_another_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `name<<delimiter` form: a value with newlines and `x=y` lines stays one value."""
+    output = tmp_path / "output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    write_outputs({"error": "one\npr-url=https://evil.example\nthree", "pr-url": ""}, "")
+    outputs = read_outputs(output.read_text())
+    assert outputs == {"error": "one\npr-url=https://evil.example\nthree", "pr-url": ""}

@@ -46,6 +46,7 @@ def test_from_label_to_done(world: World) -> None:
         "issue-number": str(issue),
         "pr-number": "",
         "pr-url": "",
+        "error": "",
     }
     assert gh.dispatches == [
         {"workflow": "issuepilot.yml", "ref": "main", "inputs": {"issue": str(issue)}}

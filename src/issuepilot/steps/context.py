@@ -50,6 +50,7 @@ class Context:
     seal_fresh: bool = False  # the key was made in this run: no record on GitHub can verify
     written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
     summary: list[str] = field(default_factory=list)  # lines for the job summary
+    latest: Task | None = None  # the task as this run last stored it
 
     @property
     def config(self) -> RepoConfig:
@@ -99,6 +100,11 @@ class Context:
         if self.settings.runner_env.get("GITHUB_ACTIONS") == "true":
             self.say(f"::group::{title}" if title else "::endgroup::")
 
+    def stored(self, task: Task) -> Task:
+        """Note `task` as the run's latest committed record (for a failure's report)."""
+        self.latest = task
+        return task
+
     def report(self, line: str) -> None:
         """A line for the job summary (markdown), beside the outcome."""
         self.summary.append(line)
@@ -135,4 +141,4 @@ async def update(ctx: Context, task: Task, **changes: Any) -> Task:
     committed = await ctx.store.commit(task.model_copy(update=changes))
     if committed is None:
         raise Superseded("already advanced by another run")
-    return committed
+    return ctx.stored(committed)

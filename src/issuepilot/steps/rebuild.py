@@ -40,6 +40,8 @@ async def rebuild(ctx: Context, issue: int, comments: int | None = None) -> Task
     if not record.signed and rebuilt.pr:
         rebuilt = await _pull_as_github_shows_it(ctx, rebuilt)
     committed = await ctx.store.commit(rebuilt.model_copy(update={"comment_id": comment_id}))
+    if committed is not None:
+        ctx.stored(committed)
     ctx.say(f"#{issue}: rebuilt the task from its status comment ({rebuilt.state})")
     if committed is None:
         return await ctx.store.load(issue)

@@ -78,4 +78,4 @@ async def _commit(ctx: Context, task: Task, lost: str, what: str, note: str) -> 
     if committed is None:
         raise Superseded(lost)
     ctx.say(f"#{task.issue}: {what}" + (f" ({note})" if note else ""))
-    return committed
+    return ctx.stored(committed)

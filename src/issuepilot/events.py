@@ -128,26 +128,28 @@ def _issues(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
     label = payload.label.name if payload.label else ""
     labels = rules.labels
     n = issue.number
-    match payload.action, label:
-        case "labeled", labels.trigger:
-            return Trigger(event, Action.ENQUEUE, n, actor, f"label {label!r} added")
-        case "labeled", labels.approved:
-            return Trigger(event, Action.APPROVE, n, actor, f"label {label!r} added")
-        case "labeled", labels.revise:
-            return Trigger(event, Action.REVISE, n, actor, f"label {label!r} added")
-        case "labeled", labels.retry:
-            return Trigger(event, Action.RETRY, n, actor, f"label {label!r} added")
-        case "unlabeled", labels.trigger:
+    # GitHub's label names are unique whatever their case, and so are they here.
+    on_label = {
+        labels.trigger.casefold(): Action.ENQUEUE,
+        labels.approved.casefold(): Action.APPROVE,
+        labels.revise.casefold(): Action.REVISE,
+        labels.retry.casefold(): Action.RETRY,
+    }
+    named = {name.casefold() for name in issue.label_names}
+    match payload.action, label.casefold():
+        case "labeled", key if key in on_label:
+            return Trigger(event, on_label[key], n, actor, f"label {label!r} added")
+        case "unlabeled", key if key == labels.trigger.casefold():
             return Trigger(event, Action.CANCEL, n, actor, f"label {label!r} removed")
         case "closed", _:
             return Trigger(event, Action.ISSUE_CLOSED, n, actor, "issue closed")
-        case "reopened", _ if labels.trigger in issue.label_names:
+        case "reopened", _ if labels.trigger.casefold() in named:
             return Trigger(event, Action.ENQUEUE, n, actor, "issue reopened with the trigger label")
     what = f"label {label!r} {payload.action}" if label else f"issue {payload.action}"
     return _ignore(event, actor, payload, f"{what}: nothing for IssuePilot to do")
 
 
-_COMMAND = re.compile(r"\A\s*/issuepilot[ \t]+(\w+)[ \t]*(.*)\Z", re.DOTALL)
+_COMMAND = re.compile(r"\A\s*/issuepilot[ \t]+(\w+)[ \t]*(.*)\Z", re.DOTALL | re.IGNORECASE)
 
 
 def _comment(event: str, actor: str, payload: Payload) -> Trigger:

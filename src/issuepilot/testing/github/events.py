@@ -88,6 +88,27 @@ class Activity(RepoState):
 
     # -- pull requests -------------------------------------------------------------------
 
+    def open_pull(self, branch: str, title: str = "t", body: str = "", user: str = BOT) -> int:
+        """Open a pull request from `branch` into main, as `POST /pulls` does (the branch is
+        made at main's head if it does not exist)."""
+        with self.lock:
+            self.refs.setdefault(f"heads/{branch}", self.refs["heads/main"])
+            number = self.next_number()
+            self.pulls[number] = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "head": branch,
+                "base": "main",
+                "state": "open",
+                "merged": False,
+                "draft": False,
+                "user": user,
+                "updated_at": self.tick(),
+            }
+            self.issues[number] = Issue(number, title, body, user, is_pull=True)
+            return number
+
     def merge_pull(self, number: int, merged: bool = True, sender: str = "octocat") -> Event:
         """Merge (or just close) a pull request: `pull_request` closed."""
         with self.lock:

@@ -1,0 +1,165 @@
+"""The example workflow's job-level `if:` lets through what the CLI acts on, and drops
+the rest before a runner starts: the same payloads go through both."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from issuepilot.events import Action, Rules, decide, parse_payload
+from issuepilot.labels import Labels
+from issuepilot.testing.github.events import Activity
+
+from .expressions import evaluate
+
+WORKFLOW = Path(__file__).parents[1] / ".github" / "workflows" / "issuepilot.yml"
+BOT = "github-actions[bot]"
+Event = tuple[str, Any]
+
+
+def job() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    return dict(data["jobs"]["step"])
+
+
+def passes(event: Event, prefix: str | None) -> bool:
+    name, payload = event
+    github = {"event_name": name, "event": payload, "workflow": "IssuePilot"}
+    contexts = {
+        "github": github,
+        "vars": {"ISSUEPILOT_LABEL_PREFIX": prefix} if prefix else {},
+        "inputs": payload.get("inputs") or {},
+    }
+    return bool(evaluate(job()["if"], contexts))
+
+
+def acts(event: Event, prefix: str) -> bool:
+    rules = Rules(labels=Labels(prefix))
+    return decide(event[0], parse_payload(event[1]), rules).action is not Action.IGNORE
+
+
+def events(prefix: str) -> Iterator[Event]:
+    """Every kind of event the workflow subscribes to, with what matters varied."""
+    repo = Activity("octo/demo", {"README.md": "x"}, None, None)
+    labels = [prefix, f"{prefix}:approved", f"{prefix}:revise", f"{prefix}:retry"]
+    labels += [name.upper() for name in labels]
+    labels += [f"{prefix}:done", f"{prefix}:queued", f"{prefix}x", "bug", "issuepilot"]
+    for sender in ("octocat", BOT):
+        for label in labels:
+            for add in (True, False):
+                yield repo.label_event(repo.open_issue("t"), label, sender, add)
+        bodies = [
+            "/issuepilot approve",
+            "  /issuepilot approve",
+            "\n\t/issuepilot revise use tabs",
+            "/IssuePilot Approve",
+            "/issuepilot",
+            "/issuepilotx approve",
+            "/issuepilot frobnicate",
+            "please /issuepilot approve",
+            "lgtm",
+            "",
+        ]
+        for body in bodies:
+            yield repo.comment_event(repo.open_issue("t"), body, sender)
+        with_label = repo.open_issue("t")
+        repo.label_event(with_label, prefix)
+        for number in (with_label, repo.open_issue("t")):
+            yield repo.close_issue_event(number, sender)
+            yield repo.reopen_issue_event(number, sender)
+    for branch in (f"{prefix}/issue-3", "feature/x", f"{prefix.upper()}/issue-4"):
+        for merged in (True, False):
+            yield repo.merge_pull(repo.open_pull(branch), merged)
+    yield repo.dispatch_event({"issue": "3", "command": "approve"})
+    yield repo.schedule_event()
+
+
+def looser(event: Event, prefix: str) -> bool:
+    """Where the filter may let more through than the CLI acts on, since expressions have
+    neither a trim nor a pattern: a comment that names /issuepilot anywhere (a command may
+    follow blank space), and a branch name that differs only in case."""
+    name, payload = event
+    if name == "issue_comment":
+        return "/issuepilot" in (payload["comment"]["body"] or "").casefold()
+    if name == "pull_request":
+        ref = str(payload["pull_request"]["head"]["ref"]).casefold()
+        return ref.startswith(f"{prefix}/issue-".casefold())
+    return False
+
+
+@pytest.mark.parametrize("prefix", [None, "pilot"])
+def test_the_filter_lets_through_what_the_cli_acts_on_and_drops_the_rest(
+    prefix: str | None,
+) -> None:
+    labels = prefix or "issuepilot"
+    checked = 0
+    for event in events(labels):
+        cli, workflow = acts(event, labels), passes(event, prefix)
+        if cli:
+            assert workflow, f"the filter drops an event the CLI acts on: {_show(event)}"
+        elif workflow:
+            assert looser(event, labels), f"the filter lets through {_show(event)}"
+        checked += 1
+    assert checked > 80
+
+
+@pytest.mark.parametrize("prefix", [None, "pilot"])
+def test_pull_requests_pass_only_for_the_tasks_branches(prefix: str | None) -> None:
+    labels = prefix or "issuepilot"
+    repo = Activity("octo/demo", {"README.md": "x"}, None, None)
+    for branch, expected in [
+        (f"{labels}/issue-3", True),
+        ("feature/x", False),
+        (f"{labels}-issue-3", False),
+    ]:
+        event = repo.merge_pull(repo.open_pull(branch))
+        assert passes(event, prefix) is expected
+        assert acts(event, labels) is expected
+
+
+def test_the_concurrency_group_is_the_tasks_branch_for_every_event() -> None:
+    group = job()["concurrency"]["group"]
+    expression = group.split("${{", 2)[2].rsplit("}}", 1)[0]
+    for prefix, branch in [(None, "issuepilot/issue-7"), ("pilot", "pilot/issue-7")]:
+        contexts: dict[str, Any] = {
+            "vars": {"ISSUEPILOT_LABEL_PREFIX": prefix} if prefix else {},
+            "inputs": {},
+        }
+        issue = {"event": {"issue": {"number": 7}}}
+        dispatch = {"event": {}}
+        contexts["inputs"] = {}
+        assert evaluate(expression, {**contexts, "github": issue}) == branch
+        assert evaluate(expression, {**contexts, "github": dispatch, "inputs": {"issue": "7"}}) == (
+            branch
+        )
+        pull = {"event": {"pull_request": {"head": {"ref": branch}}}}
+        assert evaluate(expression, {**contexts, "github": pull}) == branch
+
+
+def _show(event: Event) -> str:
+    name, payload = event
+    detail = payload.get("label", {}).get("name") or (payload.get("comment") or {}).get("body")
+    sender = payload.get("sender", {}).get("login")
+    return f"{name}.{payload.get('action')} {detail!r} by {sender}"
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("'a' == 'A'", True),
+        ("startsWith('/IssuePilot x', '/issuepilot')", True),
+        ("contains(fromJSON('[\"a\",\"b\"]'), 'B')", True),
+        ("contains(github.event.labels.*.name, 'bug')", True),
+        ("contains(github.event.labels.*.name, 'bu')", False),
+        ("null || 'x'", "x"),
+        ("'' && 'x'", ""),
+        ("!github.event.missing", True),
+        ("format('{0}/{1}{{}}', 'a', 7)", "a/7{}"),
+        ("'it''s' != 'its'", True),
+    ],
+)
+def test_the_evaluator_follows_githubs_rules(expression: str, value: Any) -> None:
+    contexts = {"github": {"event": {"labels": [{"name": "bug"}, {"name": "x"}]}}}
+    assert evaluate(expression, contexts) == value

@@ -70,7 +70,7 @@ async def test_a_model_that_keeps_failing_fails_the_step_with_the_reason(
 
 async def test_endpoint_errors_are_model_errors(model: FakeLLM, agent: OpenAIAgent) -> None:
     model.script = [401]
-    with pytest.raises(ModelError, match="answered 401"):
+    with pytest.raises(ModelError, match="answered 401.*GitHub Models needs `models: read`"):
         await agent.plan(ISSUE, RepoFiles(), tools("plan"))
 
 

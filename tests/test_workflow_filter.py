@@ -163,3 +163,23 @@ def _show(event: Event) -> str:
 def test_the_evaluator_follows_githubs_rules(expression: str, value: Any) -> None:
     contexts = {"github": {"event": {"labels": [{"name": "bug"}, {"name": "x"}]}}}
     assert evaluate(expression, contexts) == value
+
+
+def test_the_example_workflow_is_a_working_first_setup() -> None:
+    """What the README's first steps rely on: the action is given only inputs it declares,
+    the Redis URL comes from the secret the README names, and the job grants what the
+    action's calls need (GitHub Models included), with credentials not persisted."""
+    action = yaml.safe_load((WORKFLOW.parents[2] / "action.yml").read_text(encoding="utf-8"))
+    steps = job()["steps"]
+    [checkout] = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["persist-credentials"] is False
+    [pilot] = [s for s in steps if s.get("uses") == "./"]
+    assert set(pilot["with"]) <= set(action["inputs"])
+    assert pilot["with"]["redis-url"] == "${{ secrets.ISSUEPILOT_REDIS_URL }}"
+    assert job()["permissions"] == {
+        "contents": "write",
+        "issues": "write",
+        "pull-requests": "write",
+        "actions": "write",
+        "models": "read",
+    }

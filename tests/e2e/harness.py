@@ -18,7 +18,7 @@ from issuepilot.store import RedisTaskStore
 from issuepilot.testing.fake_llm import FakeLLM
 from issuepilot.testing.github import FakeGitHub
 
-from .action import step_env
+from .action import read_outputs, step_env
 
 Event = tuple[str, Any]
 WORKFLOW = ".github/workflows/issuepilot.yml"
@@ -28,28 +28,6 @@ def passthrough() -> dict[str, str]:
     """What a child process may inherit: PATH, and coverage's settings so it is measured."""
     keep = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
     return {"PATH": os.environ.get("PATH", ""), **keep}
-
-
-def read_outputs(text: str) -> dict[str, str]:
-    """A GITHUB_OUTPUT file as the runner reads it: `name=value` lines and
-    `name<<DELIMITER` blocks."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for more in lines:
-                if more == delimiter:
-                    break
-                value.append(more)
-            else:
-                raise AssertionError(f"output {name} has no closing delimiter")
-            outputs[name] = "\n".join(value)
-        else:
-            name, _, single = line.partition("=")
-            outputs[name] = single
-    return outputs
 
 
 @dataclass

@@ -1,13 +1,18 @@
 """The action as the runner starts it: action.yml's inputs, defaults and environment."""
 
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 
 from issuepilot.cli import write_outputs
 
-from .action import step_env
-from .harness import World, read_outputs
+from .action import ACTION, read_outputs, run_action, step_env
+from .harness import World
 
 
 def test_every_input_at_its_default_works_without_a_config_file(world: World) -> None:
@@ -88,3 +93,49 @@ def test_a_multi_line_output_value_cannot_forge_another_output(
     write_outputs({"error": "one\npr-url=https://evil.example\nthree", "pr-url": ""}, "")
     outputs = read_outputs(output.read_text())
     assert outputs == {"error": "one\npr-url=https://evil.example\nthree", "pr-url": ""}
+
+
+def seed_environment(cache: Path, key: str, venv: Path) -> None:
+    """What an earlier run saved under `key`: a venv at the runner's path, of this
+    interpreter, whose packages are this test environment's (a cache miss would download
+    them from the package index), built from this lock file."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", where], capture_output=True)
+    Path(found.stdout.decode().strip(), "deps.pth").write_text(sysconfig.get_path("purelib"))
+    lock = (ACTION.parent / "requirements.lock").read_bytes()
+    digest = subprocess.run(["cksum"], input=lock, capture_output=True, check=True).stdout
+    (venv / ".issuepilot-lock").write_bytes(digest)
+    shutil.copytree(venv, cache / key, symlinks=True)
+    shutil.rmtree(venv)
+
+
+def test_the_composite_action_runs_as_the_runner_runs_it(world: World) -> None:
+    """action.yml's own steps: the cached environment restored under the key it computes,
+    nothing installed or saved again, IssuePilot run from the action's folder."""
+    gh = world.github
+    temp, cache = world.tmp / "runner-temp", world.tmp / "cache"
+    temp.mkdir()
+    cache.mkdir()
+    given = {
+        "redis-url": world.redis_url,
+        "model": "fake-model",
+        "model-base-url": world.model.url,
+        "model-api-key": "fake-model-key",
+    }
+    issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
+    env = {k: v for k, v in world.env(gh.label_event(issue, "issuepilot")).items()}
+    env = {k: v for k, v in env.items() if not k.startswith("ISSUEPILOT_")}
+    first = run_action(given, env, temp, cache, until="restore")
+    assert first.steps["restore"] == {"cache-hit": "false"}  # nothing saved yet
+    key = first.steps["env"]["key"]
+    assert key.startswith(f"issuepilot-Linux-X64-py{platform.python_version()}-")
+    seed_environment(cache, key, temp / "issuepilot-venv")
+    ran = run_action(given, env, temp, cache)
+    assert ran.code == 0, ran.log
+    assert ran.steps["restore"]["cache-hit"] == "true"
+    assert ran.steps["install"] == {"installed": "false"}  # and so nothing is saved again
+    assert ran.outputs["task-state"] == "queued" and ran.outputs["issue-number"] == str(issue)
+    assert ran.outputs["error"] == ""
+    pth = next((temp / "issuepilot-venv").rglob("issuepilot.pth")).read_text()
+    assert pth.strip() == str(ACTION.parent / "src")

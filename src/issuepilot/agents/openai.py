@@ -30,6 +30,12 @@ def preload() -> None:
     threading.Thread(target=importlib.import_module, args=("openai",), daemon=True).start()
 
 
+MODEL_ACCESS = (
+    " (GitHub Models needs `models: read` in the job's permissions; any other endpoint needs "
+    "its key in the model-api-key input)"
+)
+
+
 class ToolsUnsupported(ModelError):
     """The endpoint refused function calling: this role falls back to one JSON answer."""
 
@@ -93,8 +99,9 @@ class OpenAIAgent:
         except openai.APIStatusError as exc:
             if tools and exc.status_code in (400, 404, 422) and "tool" in exc.message.lower():
                 raise ToolsUnsupported(f"the endpoint refused tools: {exc.message}") from None
+            hint = MODEL_ACCESS if exc.status_code in (401, 403) else ""
             raise ModelError(
-                f"the model endpoint answered {exc.status_code}: {exc.message}"
+                f"the model endpoint answered {exc.status_code}: {exc.message}{hint}"
             ) from None
         except openai.APIError as exc:
             raise ModelError(f"the model endpoint failed: {exc}") from None

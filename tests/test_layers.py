@@ -13,7 +13,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("paths", "machine", "labels", "models", "keys", "github.objects", "github.retry"),
     ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
-    ("github", "store", "locks", "agents", "git", "sandbox", "workspace", "checks"),
+    ("github", "store", "locks", "agents", "git", "sandbox", "workspace", "checks", "overview"),
     ("steps",),
     ("runner",),
     ("testing",),

@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{name}", help=f"{text}; env ISSUEPILOT_{name.upper().replace('-', '_')}"
         )
     step.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    status = sub.add_parser("status", help="list the repository's live tasks (read-only)")
+    status.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL")
+    status.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    status.add_argument("--json", action="store_true", help="one JSON object per task")
     demo = sub.add_parser("demo", help="run the whole lifecycle locally against fakes")
     demo.add_argument("--redis-url", help="default: REDIS_URL, else a throwaway server")
     return parser
@@ -236,6 +240,37 @@ def _step(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The live tasks of one repository, from the store; exit 2 when it cannot be read."""
+    import time
+
+    from .locks import FileLocks
+    from .overview import as_json, as_table, rows
+    from .store import RedisTaskStore
+    from .wiring import connect_redis
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo:
+        raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
+    url = args.redis_url or env_input("redis-url")
+    if not url:
+        raise InputError("no Redis: pass --redis-url or set ISSUEPILOT_REDIS_URL")
+
+    async def read() -> str:
+        try:
+            redis = await connect_redis(url)
+        except IssuePilotError as exc:
+            raise InputError(str(exc)) from None
+        try:
+            found = await rows(RedisTaskStore(redis, repo), FileLocks(redis, repo), time.time())
+        finally:
+            await redis.aclose()
+        return as_json(found) if args.json else as_table(found)
+
+    print(asyncio.run(read()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -247,7 +282,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    commands: dict[str, Any] = {"step": cmd_step, "explain": cmd_explain, "demo": cmd_demo}
+    commands: dict[str, Any] = {
+        "step": cmd_step,
+        "explain": cmd_explain,
+        "status": cmd_status,
+        "demo": cmd_demo,
+    }
     try:
         code = commands[args.command](args)
     except IssuePilotError as exc:

@@ -477,3 +477,43 @@ def test_dispatch_commands_and_closing_the_issue(world: World) -> None:
     other = world.step(gh.merge_pull(pr, merged=False))
     assert other.outputs["task-state"] == "cancelled"
     assert "issuepilot:cancelled" in gh.issues[issue].labels
+
+
+def test_status_lists_live_tasks_with_their_files_and_waits(world: World) -> None:
+    from .test_cli import cli
+
+    gh = world.github
+    first = gh.open_issue("First", "Change `src/app.py`.")
+    plan_and_approve(world, first)
+    world.drain()  # executed: the PR is open and holds src/app.py
+    second = gh.open_issue("Second", "Change `src/app.py`.")
+    plan_and_approve(world, second)
+    world.drain()  # waits for the first
+    third = gh.open_issue("Third", "Change `src/util.py`.")
+    world.step(gh.label_event(third, "issuepilot"))  # queued
+    env = {"ISSUEPILOT_REDIS_URL": world.redis_url, "GITHUB_REPOSITORY": gh.repo}
+    listed = cli("status", "--json", env=env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = {r["issue"]: r for r in json.loads(listed.stdout)}
+    assert rows[first]["state"] == "pr-open" and rows[first]["held"] == ["src/app.py"]
+    assert rows[first]["pr"] > 0 and rows[first]["plan_version"] == 1
+    assert rows[second]["state"] == "approved" and rows[second]["held"] == []
+    assert rows[second]["waiting_on"] == {"src/app.py": str(first)}
+    assert rows[third]["state"] == "queued" and rows[third]["plan_version"] == 0
+    assert all(0 <= r["age_s"] < 3600 for r in rows.values())
+    table = cli("status", env=env).stdout.splitlines()
+    assert table[0].split() == ["ISSUE", "STATE", "AGE", "PLAN", "PR", "FILES", "WAITING", "FOR"]
+    [waiting] = [line for line in table if line.startswith(f"#{second} ")]
+    assert waiting.split()[1] == "approved" and waiting.endswith(f"#{first}: src/app.py")
+
+
+def test_status_without_a_reachable_redis_is_one_line_and_exit_2(world: World) -> None:
+    from issuepilot.testing.redis_server import free_port
+
+    from .test_cli import cli
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    done = cli("status", "--repo", "o/r", "--redis-url", url)
+    assert done.returncode == 2
+    assert done.stderr.startswith("issuepilot: error: cannot reach Redis at 127.0.0.1")
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""

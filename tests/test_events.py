@@ -235,3 +235,122 @@ def test_custom_prefix() -> None:
     )
     assert decide("issues", payload, rules).action is Action.APPROVE
     assert rules.labels.branch(7) == "bot/issue-7"
+
+
+# -- after the pull request opens ------------------------------------------------------
+
+
+def pull(ref: str = "issuepilot/issue-7", number: int = 9) -> dict[str, Any]:
+    return {"number": number, "head": {"ref": ref, "sha": "abc"}, "base": {"ref": "main"}}
+
+
+def review(state: str = "changes_requested", ref: str = "issuepilot/issue-7") -> dict[str, Any]:
+    body = {"id": 55, "state": state, "body": "Rename it.", "user": {"login": "ann"}}
+    return {"action": "submitted", "review": body, "pull_request": pull(ref)}
+
+
+def test_a_review_requesting_changes_starts_a_fix_round() -> None:
+    found = run("pull_request_review", review())
+    assert (found.action, found.issue, found.pr) == (Action.FIX, 7, 9)
+    assert found.feedback == "Rename it." and found.source == ("review", 55)
+    assert found.needs_permission
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (review("approved"), "requests no changes"),
+        (review("commented"), "requests no changes"),
+        (review(ref="feature/x"), "not an IssuePilot branch"),
+        ({**review(), "action": "edited"}, "only submitted reviews"),
+    ],
+)
+def test_other_reviews_change_nothing(payload: dict[str, Any], why: str) -> None:
+    found = run("pull_request_review", payload)
+    assert found.action is Action.IGNORE and why in found.reason
+
+
+def test_the_actions_own_reviews_are_ignored() -> None:
+    raw = {"repository": REPO, "sender": {"login": "github-actions[bot]"}, **review()}
+    assert decide("pull_request_review", parse_payload(raw), RULES).action is Action.IGNORE
+
+
+def workflow_run(
+    name: str = "CI", conclusion: str = "failure", branch: str = "issuepilot/issue-7"
+) -> dict[str, Any]:
+    run_ = {
+        "id": 77,
+        "name": name,
+        "head_branch": branch,
+        "head_sha": "abc",
+        "conclusion": conclusion,
+        "pull_requests": [{"number": 9, "head": {"ref": branch, "sha": "abc"}}],
+    }
+    return {"action": "completed", "workflow_run": run_}
+
+
+CI = Rules(ci_workflows=frozenset({"CI"}))
+
+
+def test_a_failed_listed_workflow_on_the_tasks_branch_starts_an_automatic_round() -> None:
+    raw = parse_payload({"repository": REPO, "sender": {"login": "ann"}, **workflow_run()})
+    found = decide("workflow_run", raw, CI)
+    assert (found.action, found.issue, found.pr, found.source) == (
+        Action.CI_FAILED,
+        7,
+        9,
+        ("run", 77),
+    )
+    assert not found.needs_permission  # a fact, not a request
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (workflow_run(conclusion="success"), "ended success"),
+        (workflow_run(name="Docs"), "not listed in ci-workflows"),
+        (workflow_run(branch="main"), "not on an IssuePilot branch"),
+    ],
+)
+def test_other_workflow_runs_change_nothing(payload: dict[str, Any], why: str) -> None:
+    raw = parse_payload({"repository": REPO, "sender": {"login": "ann"}, **payload})
+    found = decide("workflow_run", raw, CI)
+    assert found.action is Action.IGNORE and why in found.reason
+
+
+def check_run(app: str = "ci-app", conclusion: str = "failure") -> dict[str, Any]:
+    check = {
+        "id": 88,
+        "name": "lint",
+        "head_sha": "abc",
+        "conclusion": conclusion,
+        "app": {"slug": app},
+        "check_suite": {"head_branch": "issuepilot/issue-7"},
+        "pull_requests": [{"number": 9}],
+    }
+    return {"action": "completed", "check_run": check}
+
+
+def test_a_failed_check_of_other_ci_starts_an_automatic_round() -> None:
+    found = run("check_run", check_run())
+    assert (found.action, found.issue, found.source) == (Action.CI_FAILED, 7, ("check", 88))
+    assert run("check_run", check_run(conclusion="success")).action is Action.IGNORE
+    actions = run("check_run", check_run(app="github-actions"))
+    assert actions.action is Action.IGNORE and "workflow_run" in actions.reason
+
+
+def test_fix_and_rebase_commands_on_the_pull_request_name_it_not_the_issue() -> None:
+    on_pr = {
+        "action": "created",
+        "issue": issue(9, pr=True),
+        "comment": {"id": 5, "body": "/issuepilot fix use a constant"},
+    }
+    found = run("issue_comment", on_pr)
+    assert (found.action, found.issue, found.pr) == (Action.FIX, None, 9)
+    assert found.feedback == "use a constant" and found.source == ("comment", 5)
+    approve = {**on_pr, "comment": {"id": 6, "body": "/issuepilot approve"}}
+    assert run("issue_comment", approve).action is Action.IGNORE
+    rebase = {**on_pr, "comment": {"id": 7, "body": "/issuepilot rebase"}}
+    assert run("issue_comment", rebase).action is Action.REBASE
+    on_issue = {**on_pr, "issue": issue(7)}
+    assert run("issue_comment", on_issue).issue == 7

@@ -46,6 +46,9 @@ DIAGRAM: dict[tuple[TaskState | None, Move], TaskState | object] = {
     (S.EXECUTING, M.OPENED): S.PR_OPEN,
     (S.PR_OPEN, M.MERGED): S.DONE,
     (S.PR_OPEN, M.CLOSED): S.CANCELLED,
+    # a fix round on the open PR, and its failure: back to the PR as it was
+    (S.PR_OPEN, M.ROUND): S.EXECUTING,
+    (S.EXECUTING, M.ROUND_FAILED): BACK,
     # lease expiry returns a working state to where it rested; retry likewise
     (S.PLANNING, M.EXPIRE): BACK,
     (S.EXECUTING, M.EXPIRE): BACK,
@@ -79,6 +82,13 @@ def test_every_move_in_every_state_is_allowed_or_refused_with_a_reason(
         with pytest.raises(IllegalTransition, match=re.escape(f"cannot {move}")):
             target(state, move, S.QUEUED)
         assert why_not(state, move)
+
+
+def test_a_failed_or_dead_fix_round_keeps_the_pull_request_and_its_files() -> None:
+    assert target(S.EXECUTING, M.ROUND_FAILED, S.PR_OPEN) is S.PR_OPEN
+    assert target(S.EXECUTING, M.EXPIRE, S.PR_OPEN) is S.PR_OPEN
+    assert not releases_files(S.PR_OPEN, S.EXECUTING, M.ROUND)
+    assert not releases_files(S.EXECUTING, S.PR_OPEN, M.ROUND_FAILED)
 
 
 def test_back_is_the_state_the_task_rested_in() -> None:

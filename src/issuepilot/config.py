@@ -52,13 +52,17 @@ class RepoConfig(BaseModel):
     sandbox: Literal["user", "container", "none"] = "user"
     sandbox_image: str | None = None  # the image of `sandbox: container`
     out_of_scope: Literal["refuse", "lock"] = "refuse"
+    # After the pull request opens: rounds that answer reviews and repair red CI.
+    fix_rounds: int = Field(3, ge=0, le=50)  # automatic (CI) rounds per task
+    ci_workflows: list[str] = Field(default_factory=list)  # workflow names whose failure counts
+    ci_log_bytes: int = Field(200_000, ge=1000, le=10_000_000)  # read from each failing log's end
     protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
     allow_protected: bool = False
     max_changed_lines: int = Field(5000, ge=1, le=1_000_000)
     max_file_bytes: int = Field(1_000_000, ge=1, le=100_000_000)
     max_change_bytes: int = Field(5_000_000, ge=1, le=1_000_000_000)
-    max_model_tokens: int = Field(300_000, ge=1)
-    max_model_calls: int = Field(20, ge=1)
+    max_model_tokens: int = Field(3_000_000, ge=1)
+    max_model_calls: int = Field(250, ge=1)
     max_cost: float | None = Field(None, gt=0)
     max_agent_minutes: float = Field(45, gt=0)
     permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)
@@ -68,7 +72,11 @@ class RepoConfig(BaseModel):
 
     @property
     def rules(self) -> Rules:
-        return Rules(labels=Labels(self.label_prefix), bot_logins=frozenset(self.bot_logins))
+        return Rules(
+            labels=Labels(self.label_prefix),
+            bot_logins=frozenset(self.bot_logins),
+            ci_workflows=frozenset(self.ci_workflows),
+        )
 
     @property
     def lease_s(self) -> float:

@@ -13,7 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import InputError, first_error
-from .github.objects import Comment, Issue, Label, Partial, Pull, Repository, User
+from .github.objects import (
+    CheckRun,
+    Comment,
+    Issue,
+    Label,
+    Partial,
+    Pull,
+    Repository,
+    Review,
+    User,
+    WorkflowRun,
+)
 from .labels import Labels
 
 
@@ -25,6 +36,9 @@ class Action(StrEnum):
     RETRY = "retry"
     CANCEL = "cancel"
     ISSUE_CLOSED = "issue-closed"  # a fact, not a request: who could close it may
+    FIX = "fix"  # a fix round on the open PR: changes requested, or /issuepilot fix
+    REBASE = "rebase"  # rebuild the PR's change on the base's current head
+    CI_FAILED = "ci-failed"  # a fact: CI failed on the task's branch (an automatic round)
     FINISH = "finish"  # the task's pull request was closed (merged or not)
     SWEEP = "sweep"  # reconcile every live task of the repository
     ADVANCE = "advance"  # do whatever the task's state calls for
@@ -33,10 +47,21 @@ class Action(StrEnum):
 
 # Actions a person asks for: they count only from users allowed to act.
 NEEDS_PERMISSION = frozenset(
-    {Action.ENQUEUE, Action.PLAN, Action.APPROVE, Action.REVISE, Action.RETRY, Action.CANCEL}
+    {
+        Action.ENQUEUE,
+        Action.PLAN,
+        Action.APPROVE,
+        Action.REVISE,
+        Action.RETRY,
+        Action.CANCEL,
+        Action.FIX,
+        Action.REBASE,
+    }
 )
-COMMANDS = {"approve", "revise", "retry", "cancel"}
+COMMANDS = {"approve", "revise", "retry", "cancel", "fix", "rebase"}
+PULL_COMMANDS = {"fix", "rebase"}  # the commands a comment on the task's PR may give
 DISPATCH_COMMANDS = COMMANDS | {"advance", "plan", "sweep"}
+FAILED = frozenset({"failure", "timed_out"})  # conclusions of CI that a round may repair
 
 
 class Payload(Partial):
@@ -46,6 +71,9 @@ class Payload(Partial):
     issue: Issue | None = None
     comment: Comment | None = None
     pull_request: Pull | None = None
+    review: Review | None = None
+    workflow_run: WorkflowRun | None = None
+    check_run: CheckRun | None = None
     inputs: dict[str, Any] | None = None
     repository: Repository | None = None
 
@@ -56,6 +84,7 @@ class Rules:
 
     labels: Labels = Labels()
     bot_logins: frozenset[str] = frozenset({"github-actions[bot]"})
+    ci_workflows: frozenset[str] = frozenset()  # workflows whose failure starts a round
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +97,8 @@ class Trigger:
     feedback: str = ""
     merged: bool = False
     pr: int = 0
+    # Where a fix round's feedback is: ("review" | "run" | "check" | "comment", its id).
+    source: tuple[str, int] = ("", 0)
 
     @property
     def needs_permission(self) -> bool:
@@ -99,7 +130,7 @@ def decide(event_name: str, payload: Payload, rules: Rules) -> Trigger:
     actor = payload.sender.login if payload.sender else ""
     event = f"{event_name}.{payload.action}" if payload.action else event_name
     match event_name:
-        case "issues" | "issue_comment" if actor in rules.bot_logins:
+        case "issues" | "issue_comment" | "pull_request_review" if actor in rules.bot_logins:
             return _ignore(event, actor, payload, "caused by IssuePilot itself")
         case "issues":
             return _issues(event, actor, payload, rules)
@@ -107,6 +138,12 @@ def decide(event_name: str, payload: Payload, rules: Rules) -> Trigger:
             return _comment(event, actor, payload)
         case "pull_request":
             return _pull_request(event, actor, payload, rules)
+        case "pull_request_review":
+            return _review(event, actor, payload, rules)
+        case "workflow_run":
+            return _workflow_run(event, actor, payload, rules)
+        case "check_run":
+            return _check_run(event, actor, payload, rules)
         case "workflow_dispatch":
             return _dispatch(event, actor, payload)
         case "schedule":
@@ -157,17 +194,73 @@ def _comment(event: str, actor: str, payload: Payload) -> Trigger:
         return _ignore(event, actor, payload, "only new comments carry commands")
     if payload.issue is None or payload.comment is None:
         raise InputError("malformed event payload: a comment event without issue or comment")
-    if payload.issue.pull_request is not None:
-        return _ignore(event, actor, payload, "commands on pull requests are not read")
     match = _COMMAND.match(payload.comment.body or "")
     if match is None:
         return _ignore(event, actor, payload, "the comment holds no /issuepilot command")
     word, rest = match.group(1).lower(), match.group(2).strip()
-    if word not in COMMANDS:
-        known = ", ".join(sorted(COMMANDS))
-        return _ignore(event, actor, payload, f"unknown command {word!r} (known: {known})")
-    n = payload.issue.number
-    return Trigger(event, Action(word), n, actor, f"/issuepilot {word}", feedback=rest)
+    on_pull = payload.issue.pull_request is not None
+    known = PULL_COMMANDS if on_pull else COMMANDS
+    if word not in known:
+        where = " on a pull request" if on_pull else ""
+        listed = ", ".join(sorted(known))
+        return _ignore(event, actor, payload, f"unknown command {word!r}{where} (known: {listed})")
+    n, source = payload.issue.number, ("comment", payload.comment.id)
+    if on_pull:  # the task is found from the pull request's branch
+        reason = f"/issuepilot {word} on pull request #{n}"
+        return Trigger(event, Action(word), None, actor, reason, rest, pr=n, source=source)
+    return Trigger(event, Action(word), n, actor, f"/issuepilot {word}", rest, source=source)
+
+
+def _review(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
+    pr, review = payload.pull_request, payload.review
+    if payload.action != "submitted" or pr is None or review is None:
+        return _ignore(event, actor, payload, "only submitted reviews matter")
+    issue = rules.labels.issue_of(pr.head.ref)
+    if issue is None:
+        return _ignore(event, actor, payload, f"branch {pr.head.ref!r} is not an IssuePilot branch")
+    if review.state.lower() != "changes_requested":
+        return _ignore(event, actor, payload, f"a review that requests no changes ({review.state})")
+    reason = f"changes requested in a review of pull request #{pr.number}"
+    source = ("review", review.id)
+    return Trigger(
+        event, Action.FIX, issue, actor, reason, review.body or "", pr=pr.number, source=source
+    )
+
+
+def _workflow_run(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
+    run = payload.workflow_run
+    if payload.action != "completed" or run is None:
+        return _ignore(event, actor, payload, "only completed workflow runs matter")
+    issue = rules.labels.issue_of(run.head_branch or "")
+    if issue is None:
+        return _ignore(event, actor, payload, "the run is not on an IssuePilot branch")
+    if run.conclusion not in FAILED:
+        return _ignore(event, actor, payload, f"workflow {run.name!r} ended {run.conclusion}")
+    if run.name not in rules.ci_workflows:
+        why = f"workflow {run.name!r} is not listed in ci-workflows"
+        return _ignore(event, actor, payload, why)
+    pr = run.pull_requests[0].number if run.pull_requests else 0
+    reason = f"workflow {run.name!r} failed on the task's branch"
+    return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("run", run.id))
+
+
+def _check_run(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
+    check = payload.check_run
+    if payload.action != "completed" or check is None:
+        return _ignore(event, actor, payload, "only completed check runs matter")
+    if check.app is not None and check.app.slug == "github-actions":
+        why = "checks of GitHub Actions count through their workflow_run"
+        return _ignore(event, actor, payload, why)
+    heads = [p.head.ref for p in check.pull_requests if p.head is not None]
+    branch = (check.check_suite.head_branch if check.check_suite else None) or next(iter(heads), "")
+    issue = rules.labels.issue_of(branch or "")
+    if issue is None:
+        return _ignore(event, actor, payload, "the check is not on an IssuePilot branch")
+    if check.conclusion not in FAILED:
+        return _ignore(event, actor, payload, f"check {check.name!r} ended {check.conclusion}")
+    pr = check.pull_requests[0].number if check.pull_requests else 0
+    reason = f"check {check.name!r} failed on the task's branch"
+    return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("check", check.id))
 
 
 def _pull_request(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:

@@ -6,6 +6,9 @@ issue labeled `issuepilot` ──► QUEUED ──plan──► PLANNING ──�
                                   └──── revise (feedback) ◄──────┤          by a user with write access)
                                                                  ▼
         DONE ◄── merged ── PR_OPEN ◄── EXECUTING ◄──execute── APPROVED   (waits here while its files are locked)
+                           │  ▲
+     fix round: review,    ▼  │ pushed to the same branch (or the round failed: the PR stays as it was)
+     /issuepilot fix, red CI, /issuepilot rebase ──► EXECUTING
    CANCELLED ◄── PR closed unmerged / issue closed / trigger label removed / /issuepilot cancel (from any live state)
       FAILED ◄── any step that errors; /issuepilot retry or the retry label returns it to its last resting state
 ```
@@ -52,6 +55,8 @@ class Move(StrEnum):
     FAIL = "fail"  # the step errored
     EXPIRE = "expire"  # the working step's lease ran out: its run died
     RETRY = "retry"  # a maintainer resumes a failed task
+    ROUND = "round"  # a fix round starts on the open pull request (feedback, red CI, rebase)
+    ROUND_FAILED = "round-failed"  # the round could not finish: the PR stays as it was
 
 
 class Step(StrEnum):
@@ -88,6 +93,8 @@ TABLE: dict[tuple[TaskState | None, Move], TaskState | Literal[_Back.BACK]] = {
     (S.EXECUTING, M.OPENED): S.PR_OPEN,
     (S.EXECUTING, M.EXPIRE): BACK,
     (S.EXECUTING, M.FAIL): S.FAILED,
+    (S.PR_OPEN, M.ROUND): S.EXECUTING,
+    (S.EXECUTING, M.ROUND_FAILED): BACK,
     (S.PR_OPEN, M.MERGED): S.DONE,
     (S.PR_OPEN, M.CLOSED): S.CANCELLED,
     (S.FAILED, M.RETRY): BACK,

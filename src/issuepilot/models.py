@@ -154,6 +154,8 @@ class Task(Model):
     refusal: str = ""  # why someone's request was refused, noted once per state
     notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
     checks: list[CheckResult] = Field(default_factory=list)  # the change's last check run
+    rounds: int = 0  # fix rounds run on the open pull request
+    ci_rounds: int = 0  # of those, started by red CI (capped by fix-rounds)
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property

@@ -5,6 +5,8 @@ state decides what happens, so lost, repeated or reordered events do no harm. A 
 loses a compare-and-set race to another run stops here, once, with "already advanced".
 """
 
+from dataclasses import replace
+
 from .errors import Superseded
 from .events import Action
 from .machine import LEASED, Step, next_step
@@ -16,6 +18,7 @@ from .steps.context import Context, Outcome
 from .steps.enqueue import enqueue
 from .steps.execute import execute
 from .steps.finish import finish
+from .steps.fix import fix
 from .steps.plan import plan
 from .steps.rebuild import load_task
 from .steps.recover import recover
@@ -33,11 +36,19 @@ async def _run(ctx: Context) -> Outcome:
     trigger = ctx.trigger
     if trigger.action is Action.IGNORE:
         return Outcome(None, trigger.reason)
+    if trigger.issue is None and trigger.pr:  # a command on a pull request: whose task?
+        pull = await ctx.gh.get_pull(trigger.pr)
+        if (found := ctx.labels.issue_of(pull.head.ref)) is None:
+            return Outcome(None, f"pull request #{trigger.pr} is not an IssuePilot task's")
+        ctx.trigger = trigger = replace(trigger, issue=found)
     if trigger.action is Action.SWEEP or trigger.issue is None:
         return await sweep(ctx)
     issue = trigger.issue
     if trigger.needs_permission:  # before anything is rebuilt from what GitHub shows
         role = await role_of(ctx, trigger.actor)
+        if role not in WRITE_ROLES and trigger.source[0] == "review":
+            # Anyone may review; only a writer's review starts a round. Noted here only.
+            return Outcome(None, f"a review by @{trigger.actor} ({role or 'no access'}): noted")
         if role not in WRITE_ROLES:
             return await refuse(ctx, issue, await ctx.store.load(issue), role)
     task = await load_task(ctx, issue)
@@ -67,6 +78,8 @@ async def act(ctx: Context, issue: int, task: Task | None) -> Outcome:
         return Outcome(None, f"issue #{issue} has no IssuePilot task: add the label {label!r}")
     if action is Action.FINISH:
         return await finish(ctx, task)
+    if action in (Action.FIX, Action.REBASE, Action.CI_FAILED):
+        return await fix(ctx, task)
     if action in HANDLERS:
         return await HANDLERS[action](ctx, task)
     return await advance(ctx, task)

@@ -20,7 +20,16 @@ import httpx
 
 from .auth import AppAuth, TokenAuth
 from .errors import NotFound, ServerError, ValidationFailed, error_for, is_rate_limited
-from .objects import Comment, Issue, IssueEvent, Pull
+from .objects import (
+    Annotation,
+    Comment,
+    Comparison,
+    Issue,
+    IssueEvent,
+    Job,
+    Pull,
+    ReviewComment,
+)
 from .retry import RETRY_STATUSES, RetryPolicy
 
 API_VERSION = "2022-11-28"
@@ -52,6 +61,7 @@ class GitHub:
     ) -> None:
         self.repo = repo
         self.http_log = http_log
+        self._transport = transport
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         self.app: AppAuth | None = None
@@ -379,6 +389,68 @@ class GitHub:
 
     async def update_pull(self, number: int, title: str, body: str) -> None:
         await self.request("PATCH", f"{self.base}/pulls/{number}", {"title": title, "body": body})
+
+    async def compare(self, base: str, head: str) -> Comparison:
+        """What `head` changed since its merge base with `base` (files, first 300)."""
+        path = f"{self.base}/compare/{_q(base)}...{_q(head)}"
+        return Comparison.model_validate((await self.request("GET", path)).json())
+
+    # -- reviews ---------------------------------------------------------------------------
+
+    async def review_comments(self, number: int, review_id: int) -> list[ReviewComment]:
+        """The inline comments of one review."""
+        path = f"{self.base}/pulls/{number}/reviews/{review_id}/comments"
+        return [ReviewComment.model_validate(c) async for c in self.paginate(path)]
+
+    async def pull_review_comments(self, number: int) -> list[ReviewComment]:
+        """Every inline comment of the pull request, replies included."""
+        path = f"{self.base}/pulls/{number}/comments"
+        return [ReviewComment.model_validate(c) async for c in self.paginate(path)]
+
+    async def reply_to_review_comment(self, number: int, comment_id: int, body: str) -> None:
+        """Answer in a review comment's thread. Not repeated after an unclear failure: the
+        round looks for its earlier replies before it answers (see `steps.fix`)."""
+        path = f"{self.base}/pulls/{number}/comments/{comment_id}/replies"
+        await self.request("POST", path, {"body": body})
+
+    # -- workflow runs and checks ----------------------------------------------------------
+
+    async def run_jobs(self, run_id: int) -> list[Job]:
+        """The jobs of a workflow run's latest attempt."""
+        path, jobs = f"{self.base}/actions/runs/{run_id}/jobs", []
+        params: dict[str, Any] | None = {"filter": "latest", "per_page": 100}
+        url: str | None = path
+        while url:
+            response = await self.request("GET", url, params=params)
+            jobs += [Job.model_validate(j) for j in response.json().get("jobs", [])]
+            url, params = response.links.get("next", {}).get("url"), None
+        return jobs
+
+    async def job_log_tail(self, job_id: int, cap: int) -> str:
+        """The last `cap` bytes of a job's log. GitHub answers with a redirect to its log
+        storage; that request goes without the Authorization header, whose token must
+        reach no host but GitHub's API."""
+        path = f"{self.base}/actions/jobs/{job_id}/logs"
+        response = await self.request("GET", path, ok=(302,))
+        location = response.headers.get("location", "")
+        if response.status_code != 302 or not location:
+            return response.text[-cap:]
+        self._log("GET", location.split("?", 1)[0], None)  # the query is a credential
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=10.0), transport=self._transport
+        ) as storage:
+            headers = {"Range": f"bytes=-{cap}", "User-Agent": "issuepilot"}
+            async with storage.stream("GET", location, headers=headers) as log:
+                if log.status_code not in (200, 206):
+                    return ""
+                tail = b""
+                async for chunk in log.aiter_bytes():
+                    tail = (tail + chunk)[-cap:]
+        return tail.decode("utf-8", errors="replace")
+
+    async def check_annotations(self, check_run_id: int) -> list[Annotation]:
+        path = f"{self.base}/check-runs/{check_run_id}/annotations"
+        return [Annotation.model_validate(a) async for a in self.paginate(path)]
 
     async def dispatch(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
         """Start a workflow run. Not repeated after an unclear failure: a lost dispatch only

@@ -61,3 +61,15 @@ async def push_change(gh: GitHub, base: str, branch: str, changes: ChangeSet, me
     commit = await gh.create_commit(message, tree, parents)
     await gh.update_ref(branch, commit)
     return commit
+
+
+async def commit_on(
+    gh: GitHub, branch: str, tree: str, parents: list[str], changes: ChangeSet, message: str
+) -> str:
+    """Commit `changes` over `tree` with `parents` and move `branch` to it, as a
+    fast-forward only: the first parent must be the branch's head, so GitHub refuses the
+    move if anyone pushed in between. Returns the new head SHA."""
+    entries = await tree_entries(gh, changes)
+    commit = await gh.create_commit(message, await gh.create_tree(tree, entries), parents)
+    await gh.update_ref(branch, commit)
+    return commit

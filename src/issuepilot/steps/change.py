@@ -22,6 +22,11 @@ from ..workspace import ApiWorkspace, CheckoutWorkspace, Workspace, checked
 from .context import Context
 from .scope import ScopeError, check_change
 
+ROUND_START = (
+    "This is a fix round on the pull request you opened: the checkout holds its current "
+    "head. Address the last item of maintainer_feedback, then finish."
+)
+
 
 class ChecksFailed(ModelError):
     """The change still fails its checks after the last round (`on-check-failure: fail`)."""
@@ -75,26 +80,40 @@ class Guard:
         return None
 
 
-async def write_change(ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agent) -> Written:
-    """The agent's change, checked: rounds until the checks pass or `check-rounds` ends."""
+async def write_change(
+    ctx: Context,
+    task: Task,
+    plan: Plan,
+    lease: Lease,
+    agent: Agent | None,
+    workspace: Workspace | None = None,
+    brief: str = "",
+) -> Written:
+    """The agent's change, checked: rounds until the checks pass or `check-rounds` ends.
+
+    By default the agent works on the base branch; a fix round passes its `workspace` (the
+    pull request's head) and its `brief` (the review, the command, the red CI), which the
+    agent reads as the newest maintainers' feedback. Without an `agent` the change is what
+    the workspace holds already, checked once."""
     config = ctx.config
-    workspace = workspace_of(ctx, ctx.base_branch)
+    workspace = workspace or workspace_of(ctx, ctx.base_branch)
     checks = _checks(ctx, workspace.root)
     guard = Guard(ctx, plan, lease, workspace)
     check = checks.for_the_agent if checks is not None else None
     tools = ToolBox(workspace, "execute", guard, check, log=ctx.say)
     ctx.group("The agent's tool calls")
-    issue = IssueText(task.issue, task.title, "", tuple(task.feedback))
+    said = (*task.feedback, brief) if brief else tuple(task.feedback)
+    issue = IssueText(task.issue, task.title, "", said)
     try:
-        feedback, results = "", []
+        feedback, results = (ROUND_START if brief else ""), []
         for round_ in range(1 + config.check_rounds):
-            message = await agent.execute(issue, plan, tools, feedback)
+            message = await agent.execute(issue, plan, tools, feedback) if agent else ""
             files = await workspace.change()
             if not files:
                 raise ModelError("the agent changed no files")
             results = await checks.run_all() if checks is not None else []
             ctx.say(f"#{task.issue}: round {round_ + 1}: " + _verdict(results))
-            if all(r.passed for r in results):
+            if agent is None or all(r.passed for r in results):
                 break
             feedback = check_feedback(failures(results))
     finally:

@@ -308,7 +308,7 @@ def test_a_failed_listed_workflow_on_the_tasks_branch_starts_an_automatic_round(
     ("payload", "why"),
     [
         (workflow_run(conclusion="success"), "ended success"),
-        (workflow_run(name="Docs"), "not listed in ci-workflows"),
+        (workflow_run(name="Docs"), "not listed in ci-workflows"),  # when it lists some
         (workflow_run(branch="main"), "not on an IssuePilot branch"),
     ],
 )

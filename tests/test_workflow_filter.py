@@ -70,6 +70,15 @@ def events(prefix: str) -> Iterator[Event]:
             yield repo.close_issue_event(number, sender)
             yield repo.reopen_issue_event(number, sender)
     for branch in (f"{prefix}/issue-3", "feature/x", f"{prefix.upper()}/issue-4"):
+        number = repo.open_pull(branch)
+        for sender in ("octocat", BOT):
+            for state in ("changes_requested", "approved", "commented"):
+                yield repo.review_event(number, state, sender=sender)
+            yield repo.comment_event(number, "/issuepilot fix the name", sender)
+            yield repo.comment_event(number, "/issuepilot approve", sender)
+        for conclusion in ("failure", "timed_out", "success", "cancelled"):
+            yield repo.workflow_run_event(number, conclusion)
+            yield repo.check_run_event(number, conclusion)
         for merged in (True, False):
             yield repo.merge_pull(repo.open_pull(branch), merged)
     yield repo.dispatch_event({"issue": "3", "command": "approve"})
@@ -83,10 +92,13 @@ def looser(event: Event, prefix: str) -> bool:
     name, payload = event
     if name == "issue_comment":
         return "/issuepilot" in (payload["comment"]["body"] or "").casefold()
-    if name == "pull_request":
-        ref = str(payload["pull_request"]["head"]["ref"]).casefold()
-        return ref.startswith(f"{prefix}/issue-".casefold())
-    return False
+    ref = {
+        "pull_request": lambda: payload["pull_request"]["head"]["ref"],
+        "pull_request_review": lambda: payload["pull_request"]["head"]["ref"],
+        "workflow_run": lambda: payload["workflow_run"]["head_branch"],
+        "check_run": lambda: payload["check_run"]["check_suite"]["head_branch"],
+    }.get(name)
+    return ref is not None and str(ref()).casefold().startswith(f"{prefix}/issue-".casefold())
 
 
 @pytest.mark.parametrize("prefix", [None, "pilot"])
@@ -182,4 +194,5 @@ def test_the_example_workflow_is_a_working_first_setup() -> None:
         "pull-requests": "write",
         "actions": "write",
         "models": "read",
+        "checks": "read",
     }

@@ -54,7 +54,9 @@ class RepoConfig(BaseModel):
     out_of_scope: Literal["refuse", "lock"] = "refuse"
     # After the pull request opens: rounds that answer reviews and repair red CI.
     fix_rounds: int = Field(3, ge=0, le=50)  # automatic (CI) rounds per task
-    ci_workflows: list[str] = Field(default_factory=list)  # workflow names whose failure counts
+    # The workflows whose failure starts a round; empty: those the workflow file subscribes
+    # to with `on: workflow_run: workflows: [...]`.
+    ci_workflows: list[str] = Field(default_factory=list)
     ci_log_bytes: int = Field(200_000, ge=1000, le=10_000_000)  # read from each failing log's end
     protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
     allow_protected: bool = False

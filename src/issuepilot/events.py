@@ -236,9 +236,12 @@ def _workflow_run(event: str, actor: str, payload: Payload, rules: Rules) -> Tri
         return _ignore(event, actor, payload, "the run is not on an IssuePilot branch")
     if run.conclusion not in FAILED:
         return _ignore(event, actor, payload, f"workflow {run.name!r} ended {run.conclusion}")
-    if run.name not in rules.ci_workflows:
+    if rules.ci_workflows and run.name not in rules.ci_workflows:
         why = f"workflow {run.name!r} is not listed in ci-workflows"
         return _ignore(event, actor, payload, why)
+    here = payload.repository.full_name if payload.repository else ""
+    if run.head_repository is not None and run.head_repository.full_name != here:
+        return _ignore(event, actor, payload, "the run is of a fork's branch")
     pr = run.pull_requests[0].number if run.pull_requests else 0
     reason = f"workflow {run.name!r} failed on the task's branch"
     return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("run", run.id))
@@ -251,8 +254,7 @@ def _check_run(event: str, actor: str, payload: Payload, rules: Rules) -> Trigge
     if check.app is not None and check.app.slug == "github-actions":
         why = "checks of GitHub Actions count through their workflow_run"
         return _ignore(event, actor, payload, why)
-    heads = [p.head.ref for p in check.pull_requests if p.head is not None]
-    branch = (check.check_suite.head_branch if check.check_suite else None) or next(iter(heads), "")
+    branch = check.check_suite.head_branch if check.check_suite else None
     issue = rules.labels.issue_of(branch or "")
     if issue is None:
         return _ignore(event, actor, payload, "the check is not on an IssuePilot branch")

@@ -102,6 +102,11 @@ class ReviewComment(Partial):
         return self.user.login if self.user else ""
 
 
+class Repository(Partial):
+    full_name: str = ""
+    default_branch: str = "main"
+
+
 class RunPull(Partial):
     """A pull request as workflow runs and check runs name it."""
 
@@ -113,6 +118,7 @@ class WorkflowRun(Partial):
     id: int
     name: str = ""
     head_branch: str | None = None
+    head_repository: Repository | None = None
     head_sha: str = ""
     conclusion: str | None = None
     pull_requests: list[RunPull] = []
@@ -204,8 +210,3 @@ class IssueEvent(Partial):
     actor: User | None = None
     label: Label | None = None
     created_at: datetime | None = None
-
-
-class Repository(Partial):
-    full_name: str = ""
-    default_branch: str = "main"

@@ -14,6 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
     ("github", "store", "locks", "agents", "git", "sandbox", "workspace", "checks", "overview"),
+    ("table", "ledger"),
     ("steps",),
     ("runner",),
     ("testing",),

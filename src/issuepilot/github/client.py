@@ -112,6 +112,7 @@ class GitHub:
         params: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (),
         retry: bool | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """One API call, with its retries.
 
@@ -124,7 +125,9 @@ class GitHub:
         policy = self.retry
         for attempt in range(policy.attempts):
             last = attempt + 1 == policy.attempts
-            request = self._client.build_request(method, path, json=body, params=params)
+            request = self._client.build_request(
+                method, path, json=body, params=params, headers=headers
+            )
             self._log(method, str(request.url), body)
             try:
                 response = await self._client.send(request)
@@ -283,6 +286,20 @@ class GitHub:
         commit = response.json()["commit"]
         return str(commit["sha"]), str(commit["commit"]["tree"]["sha"])
 
+    async def get_raw(self, path: str, ref: str) -> str | None:
+        """A file's text at `ref` as raw bytes (up to 100 MB, where the JSON form of the
+        contents API stops at 1 MB); None if it does not exist."""
+        response = await self.request(
+            "GET",
+            f"{self.base}/contents/{quote(path)}",
+            params={"ref": ref},
+            ok=(404,),
+            headers={"Accept": "application/vnd.github.raw+json"},
+        )
+        if response.status_code == 404:
+            return None
+        return response.content.decode("utf-8")
+
     async def get_file(self, path: str, ref: str) -> str | None:
         """A file's text at `ref`, or None if it does not exist (or is not a file)."""
         response = await self.request(
@@ -308,8 +325,11 @@ class GitHub:
         paths = [str(e["path"]) for e in data.get("tree", []) if e.get("type") == "blob"]
         return paths, bool(data.get("truncated"))
 
-    async def create_tree(self, base_tree: str, entries: list[dict[str, Any]]) -> str:
-        body = {"base_tree": base_tree, "tree": entries}
+    async def create_tree(self, base_tree: str | None, entries: list[dict[str, Any]]) -> str:
+        """A tree of `entries` over `base_tree` (None: the entries are the whole tree)."""
+        body: dict[str, Any] = {"tree": entries}
+        if base_tree is not None:
+            body["base_tree"] = base_tree
         response = await self.request("POST", f"{self.base}/git/trees", body, retry=True)
         return str(response.json()["sha"])
 
@@ -318,30 +338,31 @@ class GitHub:
         response = await self.request("POST", f"{self.base}/git/commits", body, retry=True)
         return str(response.json()["sha"])
 
-    async def create_ref(self, branch: str, sha: str) -> bool:
-        """Create `refs/heads/<branch>` at `sha`; False if the branch exists already."""
+    async def create_ref(self, branch: str, sha: str, space: str = "heads") -> bool:
+        """Create `refs/<space>/<branch>` at `sha`; False if it exists already."""
 
         async def attempt() -> bool:
-            body = {"ref": f"refs/heads/{branch}", "sha": sha}
+            body = {"ref": f"refs/{space}/{branch}", "sha": sha}
             response = await self.request("POST", f"{self.base}/git/refs", body, ok=(422,))
             return response.status_code == 201
 
         async def find() -> bool | None:
             try:
-                return True if await self.get_ref(branch) == sha else None
+                return True if await self.get_ref(branch, space) == sha else None
             except NotFound:
                 return None
 
         return await self._create(attempt, find)
 
-    async def get_ref(self, branch: str) -> str:
-        response = await self.request("GET", f"{self.base}/git/ref/heads/{quote(branch)}")
+    async def get_ref(self, branch: str, space: str = "heads") -> str:
+        response = await self.request("GET", f"{self.base}/git/ref/{space}/{quote(branch)}")
         return str(response.json()["object"]["sha"])
 
-    async def update_ref(self, branch: str, sha: str) -> None:
-        """Move the branch to `sha` only as a fast-forward: a compare-and-set on its head."""
+    async def update_ref(self, branch: str, sha: str, space: str = "heads") -> None:
+        """Move `refs/<space>/<branch>` to `sha` only as a fast-forward: a compare-and-set
+        on its head (GitHub answers 422 to anything else)."""
         body = {"sha": sha, "force": False}
-        await self.request("PATCH", f"{self.base}/git/refs/heads/{quote(branch)}", body)
+        await self.request("PATCH", f"{self.base}/git/refs/{space}/{quote(branch)}", body)
 
     # -- pull requests and workflows -----------------------------------------------------
 

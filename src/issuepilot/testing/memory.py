@@ -7,17 +7,14 @@ Time is whatever `clock()` says, so a test expires a lease by moving the clock.
 """
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..locks import TASK_ID, Lease, LockConflict, LockLost, Released
-from ..machine import FINAL
+from ..locks import Lease, Released
 from ..models import FileChange, Task
-from ..paths import normalize_path
+from ..table import Held, Table
 from ..workspace import checked, matches
 
 
@@ -36,142 +33,77 @@ class Clock:
 
 @dataclass
 class MemoryStore:
+    """`TaskStore` on a `Table` in memory."""
+
     clock: Callable[[], float] = field(default_factory=Clock)
-    records: dict[int, tuple[int, str]] = field(default_factory=dict)  # issue -> version, JSON
-    flags: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    table: Table = field(default_factory=Table)
+
+    @property
+    def records(self) -> dict[int, tuple[int, str]]:
+        return self.table.records
+
+    @property
+    def flags(self) -> dict[str, tuple[str, float | None]]:
+        return self.table.flags
 
     async def load(self, issue: int) -> Task | None:
-        if issue not in self.records:
-            return None
-        version, data = self.records[issue]
-        return Task.model_validate_json(data).model_copy(update={"version": version})
+        return self.table.load(issue)
 
     async def load_many(self, issues: list[int]) -> dict[int, Task]:
-        found = {issue: await self.load(issue) for issue in issues}
+        found = {issue: self.table.load(issue) for issue in issues}
         return {issue: task for issue, task in found.items() if task is not None}
 
     async def commit(self, task: Task) -> Task | None:
-        version = self.records.get(task.issue, (0, ""))[0]
-        if version != task.version:
-            return None
-        self.records[task.issue] = (version + 1, task.to_json())
-        return task.model_copy(update={"version": version + 1})
+        return self.table.commit(task, self.clock())
 
     async def live(self) -> list[int]:
-        return sorted(
-            issue
-            for issue, (_, data) in self.records.items()
-            if Task.model_validate_json(data).state not in FINAL
-        )
+        return self.table.live()
 
     async def get_flag(self, key: str) -> str | None:
-        value, until = self.flags.get(key, (None, None))
-        if value is None or (until is not None and until <= self.clock()):
-            return None
-        return value
+        return self.table.get_flag(key, self.clock())
 
     async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
-        self.flags[key] = (value, self.clock() + ttl_s if ttl_s else None)
+        self.table.set_flag(key, value, ttl_s, self.clock())
 
     async def ensure_flag(self, key: str, value: str) -> str:
-        current = await self.get_flag(key)
-        if current is None:
-            await self.set_flag(key, value, None)
-            return value
-        return current
-
-
-@dataclass
-class _Held:
-    task: str
-    token: str
-    until: float
+        current = await self.get_flag(key)  # a read the tests can count, as in Redis
+        return current if current is not None else self.table.ensure_flag(key, value, self.clock())
 
 
 @dataclass
 class MemoryLocks:
-    clock: Callable[[], float] = field(default_factory=Clock)
-    held: dict[str, _Held] = field(default_factory=dict)  # path -> holder
-    waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
-    _line: int = 0
+    """`LockManager` on a `Table` in memory."""
 
-    def _holder(self, path: str) -> _Held | None:
-        held = self.held.get(path)
-        if held is not None and held.until <= self.clock():
-            del self.held[path]
-            return None
-        return held
+    clock: Callable[[], float] = field(default_factory=Clock)
+    table: Table = field(default_factory=Table)
+
+    @property
+    def held(self) -> dict[str, Held]:
+        return self.table.held
+
+    @property
+    def waiting(self) -> dict[str, tuple[float, frozenset[str]]]:
+        return self.table.waiting
 
     async def acquire(
         self, task: str, paths: Sequence[str], ttl_s: float, token: str | None = None
     ) -> Lease:
-        if not TASK_ID.match(task):
-            raise InputError(f"invalid task id {task!r}")
-        norm = sorted({normalize_path(p) for p in paths})
-        if not norm:
-            raise InputError("acquire needs at least one path")
-        token = token or secrets.token_hex(16)
-        holders = {p: h for p in norm if (h := self._holder(p)) is not None}
-        conflicts = {p: h.task for p, h in holders.items() if (h.task, h.token) != (task, token)}
-        if conflicts:
-            self._line += 1
-            since = self.waiting.get(task, (float(self._line), frozenset()))[0]
-            self.waiting[task] = (since, frozenset(norm))
-            raise LockConflict(conflicts)
-        if len(holders) < len(norm):  # a retry of a grant that took effect writes nothing
-            until = self.clock() + ttl_s
-            for path in norm:
-                self.held[path] = _Held(task, token, until)
-        self.waiting.pop(task, None)
-        return Lease(task, token, tuple(norm))
+        return self.table.acquire(task, paths, ttl_s, token, self.clock())
 
     async def extend(self, lease: Lease, ttl_s: float) -> None:
-        lost = [p for p in lease.paths if not self._owns(lease, p)]
-        if lost:
-            raise LockLost(lost)
-        for path in lease.paths:
-            self.held[path].until = self.clock() + ttl_s
-
-    def _owns(self, lease: Lease, path: str) -> bool:
-        held = self._holder(path)
-        return held is not None and (held.task, held.token) == (lease.task, lease.token)
+        self.table.extend(lease, ttl_s, self.clock())
 
     async def release(self, lease: Lease) -> Released:
-        freed = [p for p in lease.paths if self._owns(lease, p)]
-        for path in freed:
-            del self.held[path]
-        return Released(freed, self._ready() if freed else [])
+        return self.table.release(lease, self.clock())
 
     async def release_task(self, task: str) -> Released:
-        freed = sorted(p for p in list(self.held) if (h := self._holder(p)) and h.task == task)
-        for path in freed:
-            del self.held[path]
-        self.waiting.pop(task, None)
-        return Released(freed, self._ready())
+        return self.table.release_task(task, self.clock())
 
     async def holders(self, paths: Sequence[str]) -> dict[str, str]:
-        norm = sorted({normalize_path(p) for p in paths})
-        return {p: h.task for p in norm if (h := self._holder(p)) is not None}
+        return self.table.holders(paths, self.clock())
 
     async def reap(self) -> list[str]:
-        for path in list(self.held):
-            self._holder(path)
-        return self._ready()
-
-    def _ready(self) -> list[str]:
-        """Waiters whose paths are all free, oldest first, leaving out one that wants a
-        path an older ready waiter wants too."""
-        ready: list[str] = []
-        claimed: set[str] = set()
-        for task, (_, wants) in sorted(self.waiting.items(), key=lambda item: item[1][0]):
-            free = all(
-                p not in claimed and ((h := self._holder(p)) is None or h.task == task)
-                for p in wants
-            )
-            if free:
-                ready.append(task)
-                claimed |= wants
-        return ready
+        return self.table.reap(self.clock())
 
     @asynccontextmanager
     async def keep_alive(self, lease: Lease, ttl_s: float) -> AsyncIterator[asyncio.Event]:

@@ -1,0 +1,204 @@
+"""The store and the file locks as one plain table, with every rule of both: pure, on a
+clock given to each call.
+
+This is the one implementation of `TaskStore` and `LockManager` semantics outside Redis's
+Lua scripts: the in-memory store of the in-process tests keeps a `Table` in memory, and
+the GitHub store (`ledger.py`) keeps one as a file in the repository, changed by
+compare-and-set. The contract tests run all three against the same promises:
+compare-and-set on a record's version; locks all or nothing, owned by a token, expiring
+with their TTL; a fair waiting line whose ready waiters are woken on release.
+"""
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+from .locks import TASK_ID, Lease, LockConflict, LockLost, Released
+from .machine import FINAL
+from .models import Task
+from .paths import normalize_path
+
+
+@dataclass
+class Held:
+    task: str
+    token: str
+    until: float
+
+
+@dataclass
+class Table:
+    records: dict[int, tuple[int, str]] = field(default_factory=dict)  # issue -> version, JSON
+    flags: dict[str, tuple[str, float | None]] = field(default_factory=dict)  # value, until
+    held: dict[str, Held] = field(default_factory=dict)  # path -> holder
+    waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)  # since, wants
+    line: int = 0
+    finished: dict[int, float] = field(default_factory=dict)  # issue -> when it became final
+
+    # -- the store -------------------------------------------------------------------------
+
+    def load(self, issue: int) -> Task | None:
+        if issue not in self.records:
+            return None
+        version, data = self.records[issue]
+        return Task.model_validate_json(data).model_copy(update={"version": version})
+
+    def commit(self, task: Task, now: float, keep_s: float | None = None) -> Task | None:
+        """Compare-and-set on the version. A task that ended is kept `keep_s` seconds
+        longer (its status comment keeps the record for good)."""
+        self.expire(now)
+        version = self.records.get(task.issue, (0, ""))[0]
+        if version != task.version:
+            return None
+        self.records[task.issue] = (version + 1, task.to_json())
+        if task.state in FINAL and keep_s is not None:
+            self.finished[task.issue] = now + keep_s
+        else:
+            self.finished.pop(task.issue, None)
+        return task.model_copy(update={"version": version + 1})
+
+    def expire(self, now: float) -> None:
+        for issue, until in list(self.finished.items()):
+            if until <= now:
+                del self.finished[issue]
+                self.records.pop(issue, None)
+
+    def live(self) -> list[int]:
+        return sorted(
+            issue
+            for issue, (_, data) in self.records.items()
+            if Task.model_validate_json(data).state not in FINAL
+        )
+
+    def get_flag(self, key: str, now: float) -> str | None:
+        value, until = self.flags.get(key, (None, None))
+        if value is None or (until is not None and until <= now):
+            return None
+        return value
+
+    def set_flag(self, key: str, value: str, ttl_s: float | None, now: float) -> None:
+        self.flags[key] = (value, now + ttl_s if ttl_s else None)
+
+    def ensure_flag(self, key: str, value: str, now: float) -> str:
+        current = self.get_flag(key, now)
+        if current is None:
+            self.set_flag(key, value, None, now)
+            return value
+        return current
+
+    # -- the locks -------------------------------------------------------------------------
+
+    def _holder(self, path: str, now: float) -> Held | None:
+        held = self.held.get(path)
+        if held is not None and held.until <= now:
+            del self.held[path]
+            return None
+        return held
+
+    def acquire(
+        self, task: str, paths: Sequence[str], ttl_s: float, token: str | None, now: float
+    ) -> Lease:
+        """Every path or none; a conflict puts the task in the waiting line (and raises
+        after the table records it)."""
+        if not TASK_ID.match(task):
+            raise InputError(f"invalid task id {task!r}")
+        norm = sorted({normalize_path(p) for p in paths})
+        if not norm:
+            raise InputError("acquire needs at least one path")
+        token = token or secrets.token_hex(16)
+        holders = {p: h for p in norm if (h := self._holder(p, now)) is not None}
+        conflicts = {p: h.task for p, h in holders.items() if (h.task, h.token) != (task, token)}
+        if conflicts:
+            self.line += 1
+            since = self.waiting.get(task, (float(self.line), frozenset()))[0]
+            self.waiting[task] = (since, frozenset(norm))
+            raise LockConflict(conflicts)
+        if len(holders) < len(norm):  # a retry of a grant that took effect writes nothing
+            for path in norm:
+                self.held[path] = Held(task, token, now + ttl_s)
+        self.waiting.pop(task, None)
+        return Lease(task, token, tuple(norm))
+
+    def extend(self, lease: Lease, ttl_s: float, now: float) -> None:
+        lost = [p for p in lease.paths if not self._owns(lease, p, now)]
+        if lost:
+            raise LockLost(lost)
+        for path in lease.paths:
+            self.held[path].until = now + ttl_s
+
+    def _owns(self, lease: Lease, path: str, now: float) -> bool:
+        held = self._holder(path, now)
+        return held is not None and (held.task, held.token) == (lease.task, lease.token)
+
+    def release(self, lease: Lease, now: float) -> Released:
+        freed = [p for p in lease.paths if self._owns(lease, p, now)]
+        for path in freed:
+            del self.held[path]
+        return Released(freed, self._ready(now) if freed else [])
+
+    def release_task(self, task: str, now: float) -> Released:
+        mine = [p for p in list(self.held) if (h := self._holder(p, now)) and h.task == task]
+        for path in mine:
+            del self.held[path]
+        self.waiting.pop(task, None)
+        return Released(sorted(mine), self._ready(now))
+
+    def holders(self, paths: Sequence[str], now: float) -> dict[str, str]:
+        norm = sorted({normalize_path(p) for p in paths})
+        return {p: h.task for p in norm if (h := self._holder(p, now)) is not None}
+
+    def reap(self, now: float) -> list[str]:
+        for path in list(self.held):
+            self._holder(path, now)
+        return self._ready(now)
+
+    def _ready(self, now: float) -> list[str]:
+        """Waiters whose paths are all free, oldest first, leaving out one that wants a
+        path an older ready waiter wants too."""
+        ready: list[str] = []
+        claimed: set[str] = set()
+        for task, (_, wants) in sorted(self.waiting.items(), key=lambda item: item[1][0]):
+            free = all(
+                p not in claimed and ((h := self._holder(p, now)) is None or h.task == task)
+                for p in wants
+            )
+            if free:
+                ready.append(task)
+                claimed |= wants
+        return ready
+
+    # -- as a file -------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "format": 1,
+            "records": {
+                str(n): {"version": v, "task": json.loads(t)} for n, (v, t) in self.records.items()
+            },
+            "flags": {k: [v, until] for k, (v, until) in self.flags.items()},
+            "held": {p: [h.task, h.token, h.until] for p, h in self.held.items()},
+            "waiting": {t: [since, sorted(w)] for t, (since, w) in self.waiting.items()},
+            "line": self.line,
+            "finished": {str(n): until for n, until in self.finished.items()},
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Table":
+        data = json.loads(text)
+        if data.get("format") != 1:
+            raise InputError(f"the ledger has an unknown format {data.get('format')!r}")
+        return cls(
+            records={
+                int(n): (int(r["version"]), json.dumps(r["task"]))
+                for n, r in data["records"].items()
+            },
+            flags={k: (str(v), until) for k, (v, until) in data["flags"].items()},
+            held={p: Held(str(t), str(tok), float(u)) for p, (t, tok, u) in data["held"].items()},
+            waiting={t: (float(since), frozenset(w)) for t, (since, w) in data["waiting"].items()},
+            line=int(data["line"]),
+            finished={int(n): float(u) for n, u in data["finished"].items()},
+        )

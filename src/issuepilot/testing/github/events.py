@@ -126,6 +126,13 @@ class Activity(RepoState):
             live = {"number": number, "pull_request": self.pull_json(pull)}
             return self._event("pull_request", "closed", live, sender)
 
+    def advance_base(self, files: dict[str, str | None], message: str = "Update") -> str:
+        """Someone pushes a commit to main changing `files` (text, or None to delete): the
+        base that open pull requests were branched from moves on. Returns its SHA."""
+        with self.lock:
+            self.tick()
+            return self.commit_files("main", files, message)
+
     def review_event(
         self,
         number: int,
@@ -135,7 +142,7 @@ class Activity(RepoState):
     ) -> Event:
         """Review a pull request: `pull_request_review` submitted."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
+            pull = self.pull_json(self.pulls[number], full=False)
             del pull["merged"]  # a review names the pull request in GitHub's short form
             review_id = self.new_id()
             review = {
@@ -156,7 +163,7 @@ class Activity(RepoState):
     ) -> Event:
         """A workflow run on a pull request's head finished: `workflow_run` completed."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
+            pull = self.pull_json(self.pulls[number], full=False)
             run_id = self.new_id()
             run = {
                 "id": run_id,
@@ -185,7 +192,7 @@ class Activity(RepoState):
     ) -> Event:
         """A check on a pull request's head finished: `check_run` completed."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
+            pull = self.pull_json(self.pulls[number], full=False)
             check_id = self.new_id()
             check = {
                 "id": check_id,

@@ -32,9 +32,9 @@ BAD_CREDENTIALS = {"message": "Bad credentials", "status": "401"}
 
 def route_pattern(template: str, repo: str) -> re.Pattern[str]:
     """A route's template as a regex for this repository's paths; `{path}`, `{ref}`,
-    `{branch}` and `{name}` may hold slashes."""
+    `{branch}`, `{name}` and `{basehead}` may hold slashes."""
     pattern = re.escape(template.replace("{owner}/{repo}", repo))
-    pattern = re.sub(r"\\\{(path|ref|branch|name)\\\}", r"(?P<\1>.+)", pattern)
+    pattern = re.sub(r"\\\{(path|ref|branch|name|basehead)\\\}", r"(?P<\1>.+)", pattern)
     return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern) + "$")
 
 

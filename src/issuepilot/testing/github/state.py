@@ -227,9 +227,11 @@ class RepoState(GitObjects):
             "issue_url": f"{API}/repos/{self.repo}/issues/{issue}",
         }
 
-    def pull_json(self, pull: dict[str, Any]) -> Json:
+    def pull_json(self, pull: dict[str, Any], full: bool = True) -> Json:
+        """A pull request; `full` as one pull request is shown, with its mergeability
+        (lists and events show the short form, without it)."""
         number = pull["number"]
-        return {
+        data = {
             "number": number,
             "id": number + 9000,
             "state": pull["state"],
@@ -246,6 +248,18 @@ class RepoState(GitObjects):
             "base": self._branch_json(pull["base"]),
             "user": self.user_json(pull["user"]),
         }
+        return data | self.mergeability(pull) if full else data
+
+    def mergeability(self, pull: dict[str, Any]) -> Json:
+        """Whether an open pull request merges cleanly: `dirty` once its base branch has
+        changed, since their merge base, a file the pull request changed its own way.
+        GitHub does not say for a closed one."""
+        base, head = (self.refs.get(f"heads/{pull[side]}") for side in ("base", "head"))
+        if pull["state"] != "open" or base is None or head is None:
+            return {"mergeable": None, "rebaseable": None, "mergeable_state": "unknown"}
+        clean = not self.conflicts(base, head)
+        state = "clean" if clean else "dirty"
+        return {"mergeable": clean, "rebaseable": clean, "mergeable_state": state}
 
     def _branch_json(self, branch: str) -> Json:
         return {

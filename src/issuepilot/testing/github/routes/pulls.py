@@ -19,7 +19,7 @@ def list_pulls(repo: RepoState, call: Call) -> Answer:
         pulls.sort(key=lambda p: int(p["number"]))
     if call.query.get("direction", "desc") == "desc":
         pulls.reverse()
-    return page(call, [repo.pull_json(p) for p in pulls])
+    return page(call, [repo.pull_json(p, full=False) for p in pulls])
 
 
 def get_pull(repo: RepoState, call: Call) -> Answer:

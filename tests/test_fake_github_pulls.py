@@ -1,0 +1,160 @@
+"""The fake GitHub after a pull request opens, over loopback HTTP: mergeability against a
+moving base, comparisons and merge commits. Every request is checked against GitHub's
+REST description, and so is every answer."""
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from issuepilot.testing.github import FakeGitHub
+
+from .github.openapi import answer_errors, check_request
+from .github.schemas import event_errors
+
+REPO = "/repos/octo/repo"
+TEXT = "".join(f"line {i}\n" for i in range(1, 31))
+BRANCH = "issuepilot/issue-7"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub("octo/repo", files={"a.txt": TEXT, "b.txt": "b\n", "old.txt": "old\n"}) as f:
+        yield f
+        assert f.unknown == []
+        for method, template, status, body in f.answers:
+            if status < 300 and status != 204:
+                errors = answer_errors(method, template, status, body)
+                assert not errors, (method, template, errors[:3])
+
+
+@pytest.fixture
+def api(fake: FakeGitHub) -> Iterator[httpx.Client]:
+    """A client with the bot's token whose every request to the API must be documented."""
+
+    def documented(request: httpx.Request) -> None:
+        if str(request.url).startswith(fake.url):
+            body = json.loads(request.content) if request.content else None
+            check_request(request.method, str(request.url), body)
+
+    hooks = {"request": [documented]}
+    auth = {"Authorization": "Bearer ghs_fake"}
+    with httpx.Client(base_url=fake.url, headers=auth, event_hooks=hooks) as client:
+        yield client
+
+
+def open_pull(fake: FakeGitHub, files: dict[str, str | None] | None = None) -> int:
+    """A pull request whose branch changes line 10 of a.txt, deletes old.txt and adds c.txt
+    (or changes `files`)."""
+    fake.refs[f"heads/{BRANCH}"] = fake.refs["heads/main"]
+    changed = {"a.txt": TEXT.replace("line 10\n", "LINE 10\n"), "old.txt": None, "c.txt": "c\n"}
+    fake.commit_files(BRANCH, changed if files is None else files, "change")
+    return fake.open_pull(BRANCH)
+
+
+# -- mergeability, comparisons and merge commits --------------------------------------------
+
+
+def mergeability(api: httpx.Client, n: int) -> tuple[bool, str]:
+    pull = api.get(f"{REPO}/pulls/{n}").json()
+    return pull["mergeable"], pull["mergeable_state"]
+
+
+def test_a_pull_request_turns_dirty_when_the_base_changes_a_file_it_changed(
+    fake: FakeGitHub, api: httpx.Client
+) -> None:
+    n = open_pull(fake)
+    assert mergeability(api, n) == (True, "clean")
+    fake.advance_base({"b.txt": "b moved on\n"})  # a file the pull request leaves alone
+    assert mergeability(api, n) == (True, "clean")
+    fake.advance_base({"a.txt": TEXT.replace("line 10\n", "LINE 10\n")})  # the same change
+    assert mergeability(api, n) == (True, "clean")
+    fake.advance_base({"a.txt": TEXT.replace("line 10\n", "line ten\n")})
+    assert mergeability(api, n) == (False, "dirty")
+    listed = api.get(f"{REPO}/pulls", params={"head": f"octo:{BRANCH}"}).json()
+    assert "mergeable" not in listed[0]  # lists show the short form
+
+    # Merging the base into the branch (resolved) makes it clean again.
+    base, head = fake.refs["heads/main"], fake.refs[f"heads/{BRANCH}"]
+    resolved = fake.files_at("main") | {"a.txt": TEXT.replace("line 10\n", "LINE TEN\n")}
+    resolved |= {"c.txt": "c\n"}
+    tree = api.post(
+        f"{REPO}/git/trees",
+        json={
+            "tree": [
+                {"path": p, "mode": "100644", "type": "blob", "content": t}
+                for p, t in resolved.items()
+            ]
+        },
+    ).json()["sha"]
+    merge = api.post(
+        f"{REPO}/git/commits",
+        json={"message": "Merge main", "tree": tree, "parents": [head, base]},
+    ).json()
+    assert [p["sha"] for p in merge["parents"]] == [head, base]
+    moved = api.patch(f"{REPO}/git/refs/heads/{BRANCH}", json={"sha": merge["sha"]})
+    assert moved.status_code == 200
+    assert mergeability(api, n) == (True, "clean")
+
+    _, closed = fake.merge_pull(n)
+    assert closed["pull_request"]["mergeable"] is None  # GitHub does not say once closed
+    assert event_errors("pull_request$closed", closed) == []
+
+
+def test_compare_shows_the_heads_changes_since_the_merge_base(
+    fake: FakeGitHub, api: httpx.Client
+) -> None:
+    start = fake.refs["heads/main"]
+    n = open_pull(fake)
+    second = fake.commit_files(BRANCH, {"b.txt": "b\nmore\n"}, "second")
+    base = fake.advance_base({"m.txt": "m\n"})
+    answer = api.get(f"{REPO}/compare/main...{BRANCH}")
+    assert answer.status_code == 200
+    found = answer.json()
+    assert (found["status"], found["ahead_by"], found["behind_by"]) == ("diverged", 2, 1)
+    assert found["merge_base_commit"]["sha"] == start
+    assert found["base_commit"]["sha"] == base
+    assert found["total_commits"] == 2
+    assert [c["sha"] for c in found["commits"]][-1] == second
+    assert [c["commit"]["message"] for c in found["commits"]] == ["change", "second"]
+    files = {f["filename"]: f for f in found["files"]}
+    assert {name: f["status"] for name, f in files.items()} == {
+        "a.txt": "modified",
+        "b.txt": "modified",
+        "c.txt": "added",
+        "old.txt": "removed",
+    }  # m.txt, changed by the base alone, is not the head's change
+    head_tree = fake.tree_at(second)
+    assert files["a.txt"]["sha"] == head_tree["a.txt"][1]
+    assert (files["b.txt"]["additions"], files["b.txt"]["deletions"]) == (1, 0)
+    assert files["a.txt"]["patch"].count("\n-line 10\n+LINE 10") == 1
+
+    by_sha = api.get(f"{REPO}/compare/{start}...{fake.refs[f'heads/{BRANCH}']}").json()
+    assert by_sha["status"] == "ahead" and by_sha["behind_by"] == 0
+    encoded = api.get(f"{REPO}/compare/main...{BRANCH.replace('/', '%2F')}").json()
+    assert encoded["ahead_by"] == 2
+    same = api.get(f"{REPO}/compare/main...main").json()
+    assert same["status"] == "identical" and same["files"] == [] and same["commits"] == []
+    behind = api.get(f"{REPO}/compare/{BRANCH}...{start}").json()
+    assert behind["status"] == "behind" and behind["behind_by"] == 2
+
+    page_two = api.get(f"{REPO}/compare/main...{BRANCH}", params={"per_page": 1, "page": 2})
+    assert [c["sha"] for c in page_two.json()["commits"]] == [second]
+    assert page_two.json()["files"] == [] and 'rel="prev"' in page_two.headers["link"]
+    assert api.get(f"{REPO}/compare/main...nowhere").status_code == 404
+    assert api.get(f"{REPO}/compare/main..{BRANCH}").status_code == 404
+    assert n
+
+
+def test_the_merge_base_is_the_nearest_common_ancestor(fake: FakeGitHub) -> None:
+    start = fake.refs["heads/main"]
+    fake.refs["heads/topic"] = start
+    topic = fake.commit_files("topic", {"t.txt": "t\n"}, "topic")
+    main = fake.advance_base({"m.txt": "m\n"})
+    assert fake.merge_base(main, topic) == start
+    merge = fake.put_commit(fake.commits[topic]["tree"], [topic, main], "merge")
+    assert fake.merge_base(main, merge) == main and fake.merge_base(merge, topic) == topic
+    lonely = fake.put_commit(fake.put_tree({}), [], "unrelated")
+    assert fake.merge_base(lonely, main) is None
+    assert fake.conflicts(main, topic) == set()

@@ -102,6 +102,26 @@ def test_a_pull_request_turns_dirty_when_the_base_changes_a_file_it_changed(
     assert event_errors("pull_request$closed", closed) == []
 
 
+def test_a_ref_moves_without_force_only_forward(fake: FakeGitHub, api: httpx.Client) -> None:
+    main = fake.refs["heads/main"]
+    fake.refs["heads/topic"] = main
+    topic = fake.commit_files("topic", {"t.txt": "t\n"}, "topic")
+    moved = fake.advance_base({"m.txt": "m\n"})
+    tree = fake.commits[topic]["tree"]
+    merge = api.post(
+        f"{REPO}/git/commits", json={"message": "merge", "tree": tree, "parents": [topic, moved]}
+    ).json()["sha"]
+    # A merge commit descends from the branch's head: a fast-forward, no force needed.
+    assert api.patch(f"{REPO}/git/refs/heads/topic", json={"sha": merge}).status_code == 200
+    assert fake.refs["heads/topic"] == merge
+    # Back to main's head, which lacks the branch's commits: refused unless forced.
+    back = api.patch(f"{REPO}/git/refs/heads/topic", json={"sha": moved, "force": False})
+    assert back.status_code == 422 and back.json()["message"] == "Update is not a fast forward"
+    assert fake.refs["heads/topic"] == merge
+    forced = api.patch(f"{REPO}/git/refs/heads/topic", json={"sha": moved, "force": True})
+    assert forced.status_code == 200 and fake.refs["heads/topic"] == moved
+
+
 def test_compare_shows_the_heads_changes_since_the_merge_base(
     fake: FakeGitHub, api: httpx.Client
 ) -> None:

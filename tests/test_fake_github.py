@@ -83,7 +83,8 @@ def every_event(fake: FakeGitHub) -> dict[str, Event]:
     built["issues$reopened"] = fake.reopen_issue_event(n)
     built["workflow_dispatch$event"] = fake.dispatch_event({"issue": str(n)})
     merged, closed = open_pull(fake, n, "a"), open_pull(fake, n + 100, "b")
-    built["pull_request_review$submitted"] = fake.review_event(merged)
+    comments = [{"path": "a.txt", "line": 1, "body": "Say it twice."}]
+    built["pull_request_review$submitted"] = fake.review_event(merged, comments=comments)
     built["workflow_run$completed"] = fake.workflow_run_event(merged)
     built["check_run$completed"] = fake.check_run_event(merged)
     built["pull_request$closed"] = fake.merge_pull(merged)

@@ -1,6 +1,6 @@
-"""The fake GitHub after a pull request opens, over loopback HTTP: mergeability against a
-moving base, comparisons and merge commits. Every request is checked against GitHub's
-REST description, and so is every answer."""
+"""The fake GitHub after a pull request opens, over loopback HTTP: reviews and their
+threads, mergeability against a moving base, comparisons and merge commits. Every request
+is checked against GitHub's REST description, and so is every answer."""
 
 import json
 from collections.abc import Iterator
@@ -51,6 +51,89 @@ def open_pull(fake: FakeGitHub, files: dict[str, str | None] | None = None) -> i
     changed = {"a.txt": TEXT.replace("line 10\n", "LINE 10\n"), "old.txt": None, "c.txt": "c\n"}
     fake.commit_files(BRANCH, changed if files is None else files, "change")
     return fake.open_pull(BRANCH)
+
+
+# -- reviews and their threads ----------------------------------------------------------------
+
+
+def test_a_reviews_comments_are_listed_by_review_and_by_pull_request(
+    fake: FakeGitHub, api: httpx.Client
+) -> None:
+    n = open_pull(fake)
+    head = fake.refs[f"heads/{BRANCH}"]
+    comments = [
+        {"path": "a.txt", "line": 10, "body": "Why shout?"},
+        {"path": "c.txt", "line": 1, "body": "A new file?"},
+    ]
+    _, first = fake.review_event(n, comments=comments, sender="alice")
+    _, second = fake.review_event(n, comments=[{"path": "a.txt", "line": 9, "body": "Nit."}])
+    assert event_errors("pull_request_review$submitted", first) == []
+    review = first["review"]["id"]
+
+    listed = api.get(f"{REPO}/pulls/{n}/reviews/{review}/comments").json()
+    assert [c["body"] for c in listed] == ["Why shout?", "A new file?"]
+    shout = listed[0]
+    assert shout["diff_hunk"].startswith("@@ -7,7 +7,7 @@")
+    assert shout["diff_hunk"].endswith("\n-line 10\n+LINE 10")  # up to the commented line
+    assert (shout["path"], shout["line"], shout["original_line"]) == ("a.txt", 10, 10)
+    assert shout["commit_id"] == shout["original_commit_id"] == head
+    assert shout["user"]["login"] == "alice" and shout["pull_request_review_id"] == review
+    assert shout["html_url"].endswith(f"/pull/{n}#discussion_r{shout['id']}")
+    assert "in_reply_to_id" not in shout and shout["start_line"] is None
+    assert listed[1]["diff_hunk"] == "@@ -0,0 +1 @@\n+c"
+
+    everything = api.get(f"{REPO}/pulls/{n}/comments").json()
+    assert [c["body"] for c in everything] == ["Why shout?", "A new file?", "Nit."]
+    newest = api.get(f"{REPO}/pulls/{n}/comments?sort=created&direction=desc").json()
+    assert newest[0]["pull_request_review_id"] == second["review"]["id"]
+    paged = api.get(f"{REPO}/pulls/{n}/comments?per_page=2&page=2")
+    assert [c["body"] for c in paged.json()] == ["Nit."]
+    assert 'rel="first"' in paged.headers["link"]
+
+    assert api.get(f"{REPO}/pulls/{n}/reviews/999999/comments").status_code == 404
+    other = fake.open_pull("other")
+    assert api.get(f"{REPO}/pulls/{other}/reviews/{review}/comments").status_code == 404
+    assert api.get(f"{REPO}/pulls/999/comments").status_code == 404
+
+
+def test_replies_thread_under_the_first_comment(fake: FakeGitHub, api: httpx.Client) -> None:
+    n = open_pull(fake)
+    fake.review_event(n, comments=[{"path": "a.txt", "line": 10, "body": "Why shout?"}])
+    top = next(iter(fake.review_comments))
+
+    answer = api.post(f"{REPO}/pulls/{n}/comments/{top}/replies", json={"body": "Fixed."})
+    assert answer.status_code == 201
+    reply = answer.json()
+    assert reply["in_reply_to_id"] == top and reply["user"]["login"] == "github-actions[bot]"
+    assert answer.headers["location"] == reply["url"]
+    assert reply["path"] == "a.txt" and reply["line"] == 10
+    assert reply["pull_request_review_id"] != fake.review_comments[top]["review"]
+
+    # A reply to the reply still joins the thread of the first comment.
+    again = fake.reply_to_review_comment(n, reply["id"], "Thanks!", user="alice")
+    thread = api.get(f"{REPO}/pulls/{n}/comments").json()
+    assert [(c["body"], c.get("in_reply_to_id")) for c in thread] == [
+        ("Why shout?", None),
+        ("Fixed.", top),
+        ("Thanks!", top),
+    ]
+    assert thread[2]["id"] == again and thread[2]["user"]["login"] == "alice"
+    mine = api.get(f"{REPO}/pulls/{n}/reviews/{reply['pull_request_review_id']}/comments")
+    assert [c["body"] for c in mine.json()] == ["Fixed."]
+
+    assert (
+        api.post(f"{REPO}/pulls/{n}/comments/424242/replies", json={"body": "x"}).status_code == 404
+    )
+    other = fake.open_pull("other")
+    wrong_pull = api.post(f"{REPO}/pulls/{other}/comments/{top}/replies", json={"body": "x"})
+    assert wrong_pull.status_code == 404
+
+
+def test_a_review_comment_must_be_on_a_line_of_the_diff(fake: FakeGitHub) -> None:
+    n = open_pull(fake)
+    for path, line in [("a.txt", 25), ("b.txt", 1), ("missing.txt", 1)]:
+        with pytest.raises(ValueError, match="not part of the pull request's diff"):
+            fake.review_event(n, comments=[{"path": path, "line": line, "body": "?"}])
 
 
 # -- mergeability, comparisons and merge commits --------------------------------------------

@@ -3,6 +3,7 @@
 By concern:
 - `git`: blobs, trees, commits and refs;
 - `state`: the repository's issues, labels, comments, pulls, tokens, and their JSON views;
+- `reviews`: review comments and their threads;
 - `diffs`: patches and diff hunks of text files;
 - `faults`: errors, rate limits, lost replies and held requests a test injects;
 - `events`: what people do, as the event payloads GitHub sends;

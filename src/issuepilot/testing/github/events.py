@@ -11,6 +11,7 @@ https://docs.github.com/en/webhooks/webhook-events-and-payloads
 import re
 from typing import Any
 
+from . import reviews
 from .examples import events, overlay
 from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
 
@@ -139,24 +140,40 @@ class Activity(RepoState):
         state: str = "changes_requested",
         body: str = "Please change this.",
         sender: str = "octocat",
+        comments: list[dict[str, Any]] | None = None,
     ) -> Event:
-        """Review a pull request: `pull_request_review` submitted."""
+        """Review a pull request: `pull_request_review` submitted. `comments` are the
+        review's comments on lines of the diff: `{"path", "line", "body"}` each, the line
+        numbered as the pull request's head has the file."""
         with self.lock:
             pull = self.pull_json(self.pulls[number], full=False)
             del pull["merged"]  # a review names the pull request in GitHub's short form
-            review_id = self.new_id()
+            stored = reviews.add_review(self, number, state, body, sender)
+            for c in comments or []:
+                reviews.add_comment(self, stored, c["path"], int(c["line"]), c["body"])
             review = {
-                "id": review_id,
+                "id": stored["id"],
                 "state": state,
                 "body": body,
                 "user": self.user_json(sender),
-                "commit_id": pull["head"]["sha"],
-                "submitted_at": STAMP,
-                "html_url": f"{pull['html_url']}#pullrequestreview-{review_id}",
+                "commit_id": stored["commit_id"],
+                "submitted_at": stored["submitted_at"],
+                "html_url": f"{pull['html_url']}#pullrequestreview-{stored['id']}",
                 "pull_request_url": pull["url"],
             }
             live = {"review": review, "pull_request": pull}
             return self._event("pull_request_review", "submitted", live, sender)
+
+    def reply_to_review_comment(
+        self, number: int, comment_id: int, body: str, user: str = "octocat"
+    ) -> int:
+        """Reply in the thread of a review comment of pull request `number`, as `user` would
+        on the pull request's page. Returns the reply's id."""
+        with self.lock:
+            comment = self.review_comments[comment_id]
+            if comment["pull"] != number:
+                raise KeyError(f"comment {comment_id} is not on pull request #{number}")
+            return int(reviews.add_reply(self, comment, body, user)["id"])
 
     def workflow_run_event(
         self, number: int, conclusion: str = "failure", name: str = "CI", sender: str = "octocat"

@@ -83,6 +83,11 @@ class RepoState(GitObjects):
         self.comments: dict[int, dict[str, Any]] = {}  # id -> id, issue, body, user
         self.issue_events: dict[int, list[Json]] = {}  # issue -> its events, oldest first
         self.pulls: dict[int, dict[str, Any]] = {}
+        # id -> id, pull, state, body, user, commit_id, submitted_at
+        self.reviews: dict[int, dict[str, Any]] = {}
+        # id -> id, pull, review, path, line, body, user, commit_id, diff_hunk, position,
+        # in_reply_to (replies only), created_at, updated_at
+        self.review_comments: dict[int, dict[str, Any]] = {}
         self.dispatches: list[dict[str, Any]] = []
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.

@@ -1,8 +1,10 @@
 """The fake GitHub after a pull request opens, over loopback HTTP: reviews and their
-threads, mergeability against a moving base, comparisons and merge commits. Every request
-is checked against GitHub's REST description, and so is every answer."""
+threads, workflow jobs and their logs (on a host of their own), mergeability against a
+moving base, comparisons and merge commits. Every request is checked against GitHub's
+REST description, and so is every answer."""
 
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +18,7 @@ from .github.schemas import event_errors
 REPO = "/repos/octo/repo"
 TEXT = "".join(f"line {i}\n" for i in range(1, 31))
 BRANCH = "issuepilot/issue-7"
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z ")
 
 
 @pytest.fixture
@@ -134,6 +137,125 @@ def test_a_review_comment_must_be_on_a_line_of_the_diff(fake: FakeGitHub) -> Non
     for path, line in [("a.txt", 25), ("b.txt", 1), ("missing.txt", 1)]:
         with pytest.raises(ValueError, match="not part of the pull request's diff"):
             fake.review_event(n, comments=[{"path": path, "line": line, "body": "?"}])
+
+
+# -- workflow jobs and their logs ----------------------------------------------------------
+
+
+def test_a_runs_jobs_are_listed_with_their_steps(fake: FakeGitHub, api: httpx.Client) -> None:
+    n = open_pull(fake)
+    _, default = fake.workflow_run_event(n)
+    jobs = api.get(f"{REPO}/actions/runs/{default['workflow_run']['id']}/jobs").json()
+    assert jobs["total_count"] == 1
+    (job,) = jobs["jobs"]
+    assert (job["name"], job["status"], job["conclusion"]) == ("test", "completed", "failure")
+    assert job["run_id"] == default["workflow_run"]["id"]
+    assert job["head_sha"] == fake.refs[f"heads/{BRANCH}"] and job["workflow_name"] == "CI"
+    assert [(s["number"], s["name"], s["conclusion"]) for s in job["steps"]] == [
+        (1, "Set up job", "success"),
+        (2, "Run tests", "failure"),
+        (3, "Complete job", "success"),
+    ]
+    assert job["html_url"].endswith(f"/actions/runs/{job['run_id']}/job/{job['id']}")
+
+    two = [
+        {
+            "name": "lint",
+            "conclusion": "success",
+            "steps": [{"name": "ruff", "conclusion": "success"}],
+        },
+        {"name": "test", "conclusion": "failure", "steps": [], "log": "boom"},
+    ]
+    _, run = fake.workflow_run_event(n, jobs=two, name="Checks")
+    url = f"{REPO}/actions/runs/{run['workflow_run']['id']}/jobs"
+    first = api.get(url, params={"filter": "latest", "per_page": 1})
+    assert first.json()["total_count"] == 2 and 'rel="next"' in first.headers["link"]
+    assert [j["name"] for j in first.json()["jobs"]] == ["lint"]
+    second = api.get(url, params={"filter": "all", "per_page": 1, "page": 2}).json()
+    assert [j["name"] for j in second["jobs"]] == ["test"]
+    assert api.get(f"{REPO}/actions/runs/999999/jobs").status_code == 404
+
+
+def job_of_a_failed_run(fake: FakeGitHub, log: str = "") -> int:
+    n = open_pull(fake)
+    steps = [{"name": "Run tests", "conclusion": "failure", "command": "make test"}]
+    jobs = [{"name": "test", "conclusion": "failure", "steps": steps, "log": log}]
+    _, run = fake.workflow_run_event(n, jobs=jobs)
+    return int(fake.runs[run["workflow_run"]["id"]]["jobs"][0])
+
+
+def test_a_jobs_log_is_a_redirect_to_a_log_host_the_token_never_reaches(
+    fake: FakeGitHub, api: httpx.Client
+) -> None:
+    job = job_of_a_failed_run(fake, "FAILED tests/test_a.py::test_it - assert 1 == 2")
+    redirect = api.get(f"{REPO}/actions/jobs/{job}/logs")
+    assert redirect.status_code == 302 and redirect.content == b""
+    location = httpx.URL(redirect.headers["location"])
+    assert location.host == "127.0.0.1" and location.port != httpx.URL(fake.url).port
+    assert {"sig", "se", "sp"} <= set(location.params)
+
+    followed = api.get(f"{REPO}/actions/jobs/{job}/logs", follow_redirects=True)
+    assert followed.status_code == 200 and followed.url == location
+    assert followed.headers["content-type"].startswith("text/plain")
+    lines = followed.text.removeprefix("\ufeff").splitlines()
+    assert all(LOG_LINE.match(line) for line in lines), lines
+    assert any("\x1b[36;1mmake test\x1b[0m" in line for line in lines)
+    assert lines[-2].endswith(" FAILED tests/test_a.py::test_it - assert 1 == 2")
+    assert lines[-1].endswith(" ##[error]Process completed with exit code 1.")
+
+    (method, target, headers), *_ = fake.log_host_requests
+    assert method == "GET" and target == location.raw_path.decode()
+    assert "authorization" not in headers
+    assert any(t.endswith(f"/actions/jobs/{job}/logs") for _, t, _ in fake.requests)
+
+    assert api.get(f"{REPO}/actions/jobs/999999/logs").status_code == 404
+
+
+def test_the_log_host_serves_the_last_bytes_asked_for(fake: FakeGitHub, api: httpx.Client) -> None:
+    job = job_of_a_failed_run(fake, "\n".join(f"output {i}" for i in range(200)))
+    url = api.get(f"{REPO}/actions/jobs/{job}/logs").headers["location"]
+    with httpx.Client() as storage:  # no token: the URL is the credential
+        whole = storage.get(url)
+        tail = storage.get(url, headers={"Range": "bytes=-500"})
+        head = storage.get(url, headers={"Range": "bytes=0-9"})
+        nothing = storage.get(url, headers={"Range": "bytes=-0"})
+    size = len(whole.content)
+    assert whole.status_code == 200 and size > 500
+    assert tail.status_code == 206 and tail.content == whole.content[-500:]
+    assert tail.headers["content-range"] == f"bytes {size - 500}-{size - 1}/{size}"
+    assert head.status_code == 206 and head.content == whole.content[:10]
+    assert head.content.startswith("\ufeff".encode())  # GitHub's logs open with a BOM
+    assert nothing.status_code == 416
+    assert [h.get("range") for _, _, h in fake.log_host_requests] == [
+        None,
+        "bytes=-500",
+        "bytes=0-9",
+        "bytes=-0",
+    ]
+
+
+def test_log_urls_are_signed(fake: FakeGitHub, api: httpx.Client) -> None:
+    job = job_of_a_failed_run(fake)
+    url = httpx.URL(api.get(f"{REPO}/actions/jobs/{job}/logs").headers["location"])
+    other = job_of_a_failed_run(fake)
+    with httpx.Client() as storage:
+        forged = storage.get(url.copy_merge_params({"sig": "forged"}))
+        elsewhere = storage.get(str(url).replace(f"run-{job}/", f"run-{other}/"))
+        unsigned = storage.get(url.copy_with(query=None))
+    assert forged.status_code == elsewhere.status_code == unsigned.status_code == 403
+
+
+async def test_both_hosts_are_served_in_process() -> None:
+    fake = FakeGitHub("octo/repo")  # never started: no socket, no thread
+    fake.open_pull("topic")
+    _, run = fake.workflow_run_event(1, jobs=[{"name": "t", "steps": [], "log": "in-process"}])
+    job = fake.runs[run["workflow_run"]["id"]]["jobs"][0]
+    auth = {"Authorization": "Bearer ghs_fake"}
+    async with httpx.AsyncClient(transport=fake.transport(), headers=auth) as client:
+        log = await client.get(f"{fake.url}{REPO}/actions/jobs/{job}/logs", follow_redirects=True)
+    assert log.status_code == 200 and "in-process" in log.text
+    assert log.url.host != httpx.URL(fake.url).host
+    assert "authorization" not in fake.log_host_requests[0][2]
 
 
 # -- mergeability, comparisons and merge commits --------------------------------------------

@@ -11,7 +11,7 @@ https://docs.github.com/en/webhooks/webhook-events-and-payloads
 import re
 from typing import Any
 
-from . import reviews
+from . import ci, reviews
 from .examples import events, overlay
 from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
 
@@ -176,9 +176,17 @@ class Activity(RepoState):
             return int(reviews.add_reply(self, comment, body, user)["id"])
 
     def workflow_run_event(
-        self, number: int, conclusion: str = "failure", name: str = "CI", sender: str = "octocat"
+        self,
+        number: int,
+        conclusion: str = "failure",
+        name: str = "CI",
+        sender: str = "octocat",
+        jobs: list[dict[str, Any]] | None = None,
     ) -> Event:
-        """A workflow run on a pull request's head finished: `workflow_run` completed."""
+        """A workflow run on a pull request's head finished: `workflow_run` completed.
+        `jobs` are its jobs: `{"name", "conclusion", "steps": [{"name", "conclusion"}],
+        "log"}` each, a step maybe naming its `command` for the log (by default one job
+        "test" whose step "Run tests" ends as the run does)."""
         with self.lock:
             pull = self.pull_json(self.pulls[number], full=False)
             run_id = self.new_id()
@@ -190,12 +198,15 @@ class Activity(RepoState):
                 "status": "completed",
                 "conclusion": conclusion,
                 "event": "pull_request",
-                "pull_requests": [_pull_reference(pull)],
+                "pull_requests": [ci.pull_reference(pull)],
                 "html_url": f"{WEB}/{self.repo}/actions/runs/{run_id}",
                 "url": f"{API}/repos/{self.repo}/actions/runs/{run_id}",
+                "jobs_url": f"{API}/repos/{self.repo}/actions/runs/{run_id}/jobs",
+                "logs_url": f"{API}/repos/{self.repo}/actions/runs/{run_id}/logs",
                 "repository": self.repository_lite_json(),
                 "head_repository": self.repository_lite_json(),
             }
+            ci.add_run(self, run, ci.default_jobs(conclusion) if jobs is None else jobs)
             workflow = {
                 "id": stable_id(name),
                 "name": name,
@@ -218,7 +229,7 @@ class Activity(RepoState):
                 "status": "completed",
                 "conclusion": conclusion,
                 "completed_at": STAMP,
-                "pull_requests": [_pull_reference(pull)],
+                "pull_requests": [ci.pull_reference(pull)],
                 "html_url": f"{WEB}/{self.repo}/runs/{check_id}",
                 "url": f"{API}/repos/{self.repo}/check-runs/{check_id}",
             }
@@ -229,23 +240,3 @@ class Activity(RepoState):
         payload = {**({"action": action} if action else {}), **live}
         payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
         return name, overlay(events()[f"{name}${action or 'event'}"], payload)
-
-
-def _pull_reference(pull: Json) -> Json:
-    """A pull request as runs and checks list it: number, URL, head and base."""
-    return {
-        "id": pull["id"],
-        "number": pull["number"],
-        "url": pull["url"],
-        "head": _branch_reference(pull["head"]),
-        "base": _branch_reference(pull["base"]),
-    }
-
-
-def _branch_reference(branch: Json) -> Json:
-    repo = branch["repo"]
-    return {
-        "ref": branch["ref"],
-        "sha": branch["sha"],
-        "repo": {k: repo[k] for k in ("id", "url", "name")},
-    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .git import GitObjects
+from .logs import LogHost
 
 Json = Any
 BOT = "github-actions[bot]"
@@ -88,6 +89,8 @@ class RepoState(GitObjects):
         # id -> id, pull, review, path, line, body, user, commit_id, diff_hunk, position,
         # in_reply_to (replies only), created_at, updated_at
         self.review_comments: dict[int, dict[str, Any]] = {}
+        self.runs: dict[int, dict[str, Any]] = {}  # id -> id, name, head, conclusion, jobs
+        self.jobs: dict[int, dict[str, Any]] = {}  # id -> id, run, name, steps, log (bytes)
         self.dispatches: list[dict[str, Any]] = []
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.
@@ -95,6 +98,7 @@ class RepoState(GitObjects):
         self._last_id = 1000
         self.seconds = 0  # the last change's time, in seconds after EPOCH (see `tick`)
         self.clock: Callable[[], float] = time.time  # tests in-process set their own
+        self.log_host = LogHost(self.job_log)
         self.seed(files or {"README.md": "# demo\n"})
 
     def tick(self) -> str:
@@ -150,6 +154,12 @@ class RepoState(GitObjects):
 
     def ensure_label(self, name: str) -> None:
         self.labels.setdefault(name, {"color": "ededed", "description": ""})
+
+    def job_log(self, job_id: int) -> bytes | None:
+        """A job's log, as the log host serves it."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            return None if job is None else bytes(job["log"])
 
     # -- views ---------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The fake GitHub after a pull request opens, over loopback HTTP: reviews and their
-threads, workflow jobs and their logs (on a host of their own), mergeability against a
-moving base, comparisons and merge commits. Every request is checked against GitHub's
-REST description, and so is every answer."""
+threads, workflow jobs and their logs (on a host of their own), check annotations,
+mergeability against a moving base, comparisons and merge commits. Every request is
+checked against GitHub's REST description, and so is every answer."""
 
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -256,6 +257,52 @@ async def test_both_hosts_are_served_in_process() -> None:
     assert log.status_code == 200 and "in-process" in log.text
     assert log.url.host != httpx.URL(fake.url).host
     assert "authorization" not in fake.log_host_requests[0][2]
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def test_a_check_run_carries_its_output_and_lists_its_annotations(
+    fake: FakeGitHub, api: httpx.Client
+) -> None:
+    n = open_pull(fake)
+    annotations: list[dict[str, Any]] = [
+        {"path": "a.txt", "start_line": 10, "message": "shouting", "title": "style"},
+        {
+            "path": "c.txt",
+            "start_line": 1,
+            "end_line": 2,
+            "annotation_level": "warning",
+            "message": "new",
+        },
+    ]
+    _, payload = fake.check_run_event(
+        n, summary="2 problems", text="details", annotations=annotations, title="Lint"
+    )
+    assert event_errors("check_run$completed", payload) == []
+    check = payload["check_run"]
+    assert check["output"]["title"] == "Lint" and check["output"]["summary"] == "2 problems"
+    assert check["output"]["text"] == "details" and check["output"]["annotations_count"] == 2
+    assert check["check_suite"]["head_branch"] == BRANCH
+    assert check["check_suite"]["head_sha"] == check["head_sha"] == fake.refs[f"heads/{BRANCH}"]
+    assert check["app"]["slug"] == check["check_suite"]["app"]["slug"] == "ci-app"
+
+    listed = api.get(f"{REPO}/check-runs/{check['id']}/annotations").json()
+    assert [(a["path"], a["start_line"], a["end_line"]) for a in listed] == [
+        ("a.txt", 10, 10),
+        ("c.txt", 1, 2),
+    ]
+    assert [a["annotation_level"] for a in listed] == ["failure", "warning"]
+    assert listed[0]["title"] == "style" and listed[1]["title"] is None
+    assert listed[0]["message"] == "shouting"
+    paged = api.get(f"{REPO}/check-runs/{check['id']}/annotations", params={"per_page": 1})
+    assert len(paged.json()) == 1 and 'rel="last"' in paged.headers["link"]
+    assert api.get(f"{REPO}/check-runs/999999/annotations").status_code == 404
+
+    _, actions = fake.check_run_event(n, "success", app="github-actions")
+    assert actions["check_run"]["app"]["slug"] == "github-actions"
+    assert actions["check_run"]["app"]["name"] == "GitHub Actions"
+    assert event_errors("check_run$completed", actions) == []
 
 
 # -- mergeability, comparisons and merge commits --------------------------------------------

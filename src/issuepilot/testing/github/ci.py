@@ -1,11 +1,12 @@
 """What CI leaves on a pull request's head: workflow runs with their jobs, steps and logs,
-as the Actions API shows them.
-https://docs.github.com/en/rest/actions/workflow-jobs"""
+and check runs with their output and annotations, as the Actions and Checks APIs show them.
+https://docs.github.com/en/rest/actions/workflow-jobs
+https://docs.github.com/en/rest/checks/runs"""
 
 import time
 from typing import Any
 
-from .state import API, EPOCH, WEB, RepoState
+from .state import API, EPOCH, WEB, RepoState, stable_id
 
 Json = Any
 BOM = "\ufeff"  # GitHub's job logs start with one
@@ -25,6 +26,8 @@ tests/test_app.py:9: AssertionError
 {RED}FAILED{RESET} tests/test_app.py::test_greeting - AssertionError: assert 'hello' == 'hi'
 {RED}========================= 1 failed, 2 passed in 0.05s =========================={RESET}"""
 PASSED_TESTS = "3 passed in 0.04s"
+# The App that runs Actions' own checks.
+ACTIONS_APP = {"id": 15368, "name": "GitHub Actions", "owner": "github"}
 
 
 def default_jobs(conclusion: str) -> list[Json]:
@@ -128,6 +131,91 @@ def job_json(repo: RepoState, job: Json) -> Json:
         "runner_group_id": 0,
         "runner_group_name": "GitHub Actions",
     }
+
+
+def app_json(repo: RepoState, slug: str) -> Json:
+    """The GitHub App behind a check: GitHub Actions (`github-actions`) or another CI's."""
+    known = ACTIONS_APP if slug == "github-actions" else {}
+    owner = known.get("owner", repo.owner)
+    return {
+        "id": known.get("id", stable_id(f"app:{slug}")),
+        "slug": slug,
+        "name": known.get("name", slug.replace("-", " ").title()),
+        "description": "",
+        "owner": repo.user_json(str(owner)),
+        "html_url": f"{WEB}/apps/{slug}",
+        "external_url": f"{WEB}/apps/{slug}",
+        "created_at": "2018-07-30T09:30:17Z",
+        "updated_at": "2019-12-10T19:04:12Z",
+    }
+
+
+def annotation_json(repo: RepoState, check: Json, annotation: Json) -> Json:
+    path, start = annotation["path"], annotation["start_line"]
+    return {
+        "path": path,
+        "start_line": start,
+        "end_line": annotation.get("end_line", start),
+        "start_column": annotation.get("start_column"),
+        "end_column": annotation.get("end_column"),
+        "annotation_level": annotation.get("annotation_level", "failure"),
+        "title": annotation.get("title"),
+        "message": annotation.get("message", ""),
+        "raw_details": annotation.get("raw_details"),
+        "blob_href": f"{WEB}/{repo.repo}/blob/{check['head_sha']}/{path}",
+    }
+
+
+def add_check(
+    repo: RepoState,
+    pull: Json,
+    name: str,
+    conclusion: str,
+    output: Json,
+    app: str,
+    annotations: list[Json],
+) -> Json:
+    """Keep a finished check run on a pull request's head, in a check suite of its own,
+    with its annotations; returns the check run as its event shows it."""
+    check_id, suite_id, now = repo.new_id(), repo.new_id(), repo.tick()
+    url = f"{API}/repos/{repo.repo}/check-runs/{check_id}"
+    output = output | {
+        "annotations_count": len(annotations),
+        "annotations_url": f"{url}/annotations",
+    }
+    suite = {
+        "id": suite_id,
+        "head_branch": pull["head"]["ref"],
+        "head_sha": pull["head"]["sha"],
+        "status": "completed",
+        "conclusion": conclusion,
+        "url": f"{API}/repos/{repo.repo}/check-suites/{suite_id}",
+        "before": pull["base"]["sha"],
+        "after": pull["head"]["sha"],
+        "pull_requests": [pull_reference(pull)],
+        "app": app_json(repo, app),
+        "created_at": now,
+        "updated_at": now,
+    }
+    check = {
+        "id": check_id,
+        "name": name,
+        "external_id": "",
+        "head_sha": pull["head"]["sha"],
+        "status": "completed",
+        "conclusion": conclusion,
+        "started_at": now,
+        "completed_at": now,
+        "output": output,
+        "check_suite": suite,
+        "app": app_json(repo, app),
+        "pull_requests": [pull_reference(pull)],
+        "html_url": f"{WEB}/{repo.repo}/runs/{check_id}",
+        "details_url": f"{WEB}/{repo.repo}/runs/{check_id}",
+        "url": url,
+    }
+    repo.check_runs[check_id] = check | {"annotations": list(annotations)}
+    return check
 
 
 def pull_reference(pull: Json) -> Json:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import ci, reviews
 from .examples import events, overlay
-from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
+from .state import API, BOT, WEB, Issue, RepoState, stable_id
 
 Json = Any
 Event = tuple[str, Json]
@@ -216,23 +216,25 @@ class Activity(RepoState):
             return self._event("workflow_run", "completed", live, sender)
 
     def check_run_event(
-        self, number: int, conclusion: str = "failure", name: str = "test", sender: str = "octocat"
+        self,
+        number: int,
+        conclusion: str = "failure",
+        name: str = "test",
+        sender: str = "octocat",
+        summary: str = "1 failed, 2 passed",
+        text: str | None = None,
+        annotations: list[dict[str, Any]] | None = None,
+        app: str = "ci-app",
+        title: str | None = None,
     ) -> Event:
-        """A check on a pull request's head finished: `check_run` completed."""
+        """A check on a pull request's head finished: `check_run` completed, reported by
+        the App `app` (`github-actions` for Actions' own). `annotations` mark lines:
+        `{"path", "start_line", "message"}` each, and optionally `end_line`,
+        `annotation_level` (failure by default), `title`, `raw_details`."""
         with self.lock:
             pull = self.pull_json(self.pulls[number], full=False)
-            check_id = self.new_id()
-            check = {
-                "id": check_id,
-                "name": name,
-                "head_sha": pull["head"]["sha"],
-                "status": "completed",
-                "conclusion": conclusion,
-                "completed_at": STAMP,
-                "pull_requests": [ci.pull_reference(pull)],
-                "html_url": f"{WEB}/{self.repo}/runs/{check_id}",
-                "url": f"{API}/repos/{self.repo}/check-runs/{check_id}",
-            }
+            output = {"title": title or f"{name}: {conclusion}", "summary": summary, "text": text}
+            check = ci.add_check(self, pull, name, conclusion, output, app, annotations or [])
             return self._event("check_run", "completed", {"check_run": check}, sender)
 
     def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:

@@ -91,6 +91,7 @@ class RepoState(GitObjects):
         self.review_comments: dict[int, dict[str, Any]] = {}
         self.runs: dict[int, dict[str, Any]] = {}  # id -> id, name, head, conclusion, jobs
         self.jobs: dict[int, dict[str, Any]] = {}  # id -> id, run, name, steps, log (bytes)
+        self.check_runs: dict[int, dict[str, Any]] = {}  # id -> ..., output, annotations
         self.dispatches: list[dict[str, Any]] = []
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.

@@ -5,7 +5,7 @@ A new route goes into its area's module (or a new one listed here); regenerating
 description for the tests.
 """
 
-from . import actions, app, compare, git, issues, pulls
+from . import actions, app, checks, compare, git, issues, pulls
 from .base import Answer, ApiError, Call, Route
 
 ROUTES: list[Route] = [
@@ -14,6 +14,7 @@ ROUTES: list[Route] = [
     *compare.ROUTES,
     *pulls.ROUTES,
     *actions.ROUTES,
+    *checks.ROUTES,
     *app.ROUTES,
 ]
 

@@ -83,9 +83,14 @@ def every_event(fake: FakeGitHub) -> dict[str, Event]:
     built["issues$reopened"] = fake.reopen_issue_event(n)
     built["workflow_dispatch$event"] = fake.dispatch_event({"issue": str(n)})
     merged, closed = open_pull(fake, n, "a"), open_pull(fake, n + 100, "b")
-    built["pull_request_review$submitted"] = fake.review_event(merged)
+    comments = [{"path": "a.txt", "line": 1, "body": "Say it twice."}]
+    built["pull_request_review$submitted"] = fake.review_event(merged, comments=comments)
     built["workflow_run$completed"] = fake.workflow_run_event(merged)
-    built["check_run$completed"] = fake.check_run_event(merged)
+    annotations = [{"path": "a.txt", "start_line": 1, "message": "assert 'a' == 'aa'"}]
+    built["check_run$completed"] = fake.check_run_event(merged, annotations=annotations)
+    built["check_run$completed by actions"] = fake.check_run_event(
+        merged, "success", app="github-actions", text=None
+    )
     built["pull_request$closed"] = fake.merge_pull(merged)
     built["pull_request$closed unmerged"] = fake.merge_pull(closed, merged=False)
     return built
@@ -150,6 +155,7 @@ def test_issuepilot_reads_the_events_as_github_sends_them() -> None:
         "pull_request_review$submitted": (Action.IGNORE, None),
         "workflow_run$completed": (Action.IGNORE, None),
         "check_run$completed": (Action.IGNORE, None),
+        "check_run$completed by actions": (Action.IGNORE, None),
         "pull_request$closed": (Action.FINISH, 1),
         "pull_request$closed unmerged": (Action.FINISH, 101),
         "schedule": (Action.SWEEP, None),

@@ -34,8 +34,15 @@ ROOT = Path(__file__).parents[1]
 FAKE = ROOT / "src" / "issuepilot" / "testing" / "github"
 VENDORED = ROOT / "tests" / "github"
 # Keys whose presence states a fact the fake decides from its own state: GitHub's example
-# issue is a pull request, and a template saying so would make every issue one.
-FACTS = {"issue": ["pull_request"], "issue-items": ["pull_request"]}
+# issue is a pull request, and a template saying so would make every issue one; its
+# example review comment is a reply, and would make every comment one.
+FACTS = {
+    "issue": ["pull_request"],
+    "issue-items": ["pull_request"],
+    "review-comment-items": ["in_reply_to_id"],
+    "pull-request-review-comment": ["in_reply_to_id"],
+    "pull-request-review-comment-items": ["in_reply_to_id"],
+}
 # Every event the fake builds, by its webhook schema's name: which of the REST
 # description's example objects fills each field. All of them also carry the repository
 # and the sender.

@@ -17,8 +17,9 @@ from .schemas import rest
 def routes() -> list[tuple[re.Pattern[str], str]]:
     out = []
     for template in rest().document["paths"]:
-        # `{path}` of the contents API and `{ref}` of git refs may hold slashes.
-        pattern = re.sub(r"\{(path|ref)\}", r"(?P<\1>.+)", template)
+        # `{path}` of the contents API, `{ref}` of git refs and `{basehead}` of a comparison
+        # (two branch names) may hold slashes.
+        pattern = re.sub(r"\{(path|ref|basehead)\}", r"(?P<\1>.+)", template)
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         out.append((re.compile(f"^{pattern}$"), template))
     # Prefer the most specific templates (fewest parameters) first.

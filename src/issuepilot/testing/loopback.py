@@ -24,7 +24,9 @@ class JsonServer:
     def respond(
         self, method: str, target: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
-        """(status, JSON body, extra headers) for one request; `headers` in lower case."""
+        """(status, body, extra headers) for one request; `headers` in lower case. The body
+        is JSON, or bytes sent as they are (with their own `Content-Type` among the headers),
+        or None for no body."""
         raise NotImplementedError
 
     @property
@@ -38,7 +40,10 @@ class JsonServer:
     ) -> tuple[int, bytes, dict[str, str]]:
         """One request answered as bytes, counted in `bytes_in` and `bytes_out`."""
         status, reply, extra = self.respond(method, target, body, headers)
-        data = b"" if status == 204 else json.dumps(reply).encode()
+        if status == 204 or reply is None:
+            data = b""
+        else:
+            data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
         self.bytes_in += len(body)
         self.bytes_out += len(data)
         return status, data, {"Content-Type": "application/json; charset=utf-8", **extra}

@@ -3,6 +3,9 @@
 By concern:
 - `git`: blobs, trees, commits and refs;
 - `state`: the repository's issues, labels, comments, pulls, tokens, and their JSON views;
+- `reviews`, `ci`: review comments and their threads; workflow runs, jobs, logs and checks;
+- `diffs`: patches and diff hunks of text files;
+- `logs`: the host job logs are downloaded from, apart from the API's;
 - `faults`: errors, rate limits, lost replies and held requests a test injects;
 - `events`: what people do, as the event payloads GitHub sends;
 - `routes`: the REST operations served, one module per area;

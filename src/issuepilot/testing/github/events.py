@@ -11,8 +11,9 @@ https://docs.github.com/en/webhooks/webhook-events-and-payloads
 import re
 from typing import Any
 
+from . import ci, reviews
 from .examples import events, overlay
-from .state import API, BOT, STAMP, WEB, Issue, RepoState, stable_id
+from .state import API, BOT, WEB, Issue, RepoState, stable_id
 
 Json = Any
 Event = tuple[str, Json]
@@ -126,37 +127,68 @@ class Activity(RepoState):
             live = {"number": number, "pull_request": self.pull_json(pull)}
             return self._event("pull_request", "closed", live, sender)
 
+    def advance_base(self, files: dict[str, str | None], message: str = "Update") -> str:
+        """Someone pushes a commit to main changing `files` (text, or None to delete): the
+        base that open pull requests were branched from moves on. Returns its SHA."""
+        with self.lock:
+            self.tick()
+            return self.commit_files("main", files, message)
+
     def review_event(
         self,
         number: int,
         state: str = "changes_requested",
         body: str = "Please change this.",
         sender: str = "octocat",
+        comments: list[dict[str, Any]] | None = None,
     ) -> Event:
-        """Review a pull request: `pull_request_review` submitted."""
+        """Review a pull request: `pull_request_review` submitted. `comments` are the
+        review's comments on lines of the diff: `{"path", "line", "body"}` each, the line
+        numbered as the pull request's head has the file."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
+            pull = self.pull_json(self.pulls[number], full=False)
             del pull["merged"]  # a review names the pull request in GitHub's short form
-            review_id = self.new_id()
+            stored = reviews.add_review(self, number, state, body, sender)
+            for c in comments or []:
+                reviews.add_comment(self, stored, c["path"], int(c["line"]), c["body"])
             review = {
-                "id": review_id,
+                "id": stored["id"],
                 "state": state,
                 "body": body,
                 "user": self.user_json(sender),
-                "commit_id": pull["head"]["sha"],
-                "submitted_at": STAMP,
-                "html_url": f"{pull['html_url']}#pullrequestreview-{review_id}",
+                "commit_id": stored["commit_id"],
+                "submitted_at": stored["submitted_at"],
+                "html_url": f"{pull['html_url']}#pullrequestreview-{stored['id']}",
                 "pull_request_url": pull["url"],
             }
             live = {"review": review, "pull_request": pull}
             return self._event("pull_request_review", "submitted", live, sender)
 
-    def workflow_run_event(
-        self, number: int, conclusion: str = "failure", name: str = "CI", sender: str = "octocat"
-    ) -> Event:
-        """A workflow run on a pull request's head finished: `workflow_run` completed."""
+    def reply_to_review_comment(
+        self, number: int, comment_id: int, body: str, user: str = "octocat"
+    ) -> int:
+        """Reply in the thread of a review comment of pull request `number`, as `user` would
+        on the pull request's page. Returns the reply's id."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
+            comment = self.review_comments[comment_id]
+            if comment["pull"] != number:
+                raise KeyError(f"comment {comment_id} is not on pull request #{number}")
+            return int(reviews.add_reply(self, comment, body, user)["id"])
+
+    def workflow_run_event(
+        self,
+        number: int,
+        conclusion: str = "failure",
+        name: str = "CI",
+        sender: str = "octocat",
+        jobs: list[dict[str, Any]] | None = None,
+    ) -> Event:
+        """A workflow run on a pull request's head finished: `workflow_run` completed.
+        `jobs` are its jobs: `{"name", "conclusion", "steps": [{"name", "conclusion"}],
+        "log"}` each, a step maybe naming its `command` for the log (by default one job
+        "test" whose step "Run tests" ends as the run does)."""
+        with self.lock:
+            pull = self.pull_json(self.pulls[number], full=False)
             run_id = self.new_id()
             run = {
                 "id": run_id,
@@ -166,12 +198,15 @@ class Activity(RepoState):
                 "status": "completed",
                 "conclusion": conclusion,
                 "event": "pull_request",
-                "pull_requests": [_pull_reference(pull)],
+                "pull_requests": [ci.pull_reference(pull)],
                 "html_url": f"{WEB}/{self.repo}/actions/runs/{run_id}",
                 "url": f"{API}/repos/{self.repo}/actions/runs/{run_id}",
+                "jobs_url": f"{API}/repos/{self.repo}/actions/runs/{run_id}/jobs",
+                "logs_url": f"{API}/repos/{self.repo}/actions/runs/{run_id}/logs",
                 "repository": self.repository_lite_json(),
                 "head_repository": self.repository_lite_json(),
             }
+            ci.add_run(self, run, ci.default_jobs(conclusion) if jobs is None else jobs)
             workflow = {
                 "id": stable_id(name),
                 "name": name,
@@ -181,23 +216,25 @@ class Activity(RepoState):
             return self._event("workflow_run", "completed", live, sender)
 
     def check_run_event(
-        self, number: int, conclusion: str = "failure", name: str = "test", sender: str = "octocat"
+        self,
+        number: int,
+        conclusion: str = "failure",
+        name: str = "test",
+        sender: str = "octocat",
+        summary: str = "1 failed, 2 passed",
+        text: str | None = None,
+        annotations: list[dict[str, Any]] | None = None,
+        app: str = "ci-app",
+        title: str | None = None,
     ) -> Event:
-        """A check on a pull request's head finished: `check_run` completed."""
+        """A check on a pull request's head finished: `check_run` completed, reported by
+        the App `app` (`github-actions` for Actions' own). `annotations` mark lines:
+        `{"path", "start_line", "message"}` each, and optionally `end_line`,
+        `annotation_level` (failure by default), `title`, `raw_details`."""
         with self.lock:
-            pull = self.pull_json(self.pulls[number])
-            check_id = self.new_id()
-            check = {
-                "id": check_id,
-                "name": name,
-                "head_sha": pull["head"]["sha"],
-                "status": "completed",
-                "conclusion": conclusion,
-                "completed_at": STAMP,
-                "pull_requests": [_pull_reference(pull)],
-                "html_url": f"{WEB}/{self.repo}/runs/{check_id}",
-                "url": f"{API}/repos/{self.repo}/check-runs/{check_id}",
-            }
+            pull = self.pull_json(self.pulls[number], full=False)
+            output = {"title": title or f"{name}: {conclusion}", "summary": summary, "text": text}
+            check = ci.add_check(self, pull, name, conclusion, output, app, annotations or [])
             return self._event("check_run", "completed", {"check_run": check}, sender)
 
     def _event(self, name: str, action: str | None, live: Json, sender: str) -> Event:
@@ -205,23 +242,3 @@ class Activity(RepoState):
         payload = {**({"action": action} if action else {}), **live}
         payload |= {"repository": self.repository_json(), "sender": self.user_json(sender)}
         return name, overlay(events()[f"{name}${action or 'event'}"], payload)
-
-
-def _pull_reference(pull: Json) -> Json:
-    """A pull request as runs and checks list it: number, URL, head and base."""
-    return {
-        "id": pull["id"],
-        "number": pull["number"],
-        "url": pull["url"],
-        "head": _branch_reference(pull["head"]),
-        "base": _branch_reference(pull["base"]),
-    }
-
-
-def _branch_reference(branch: Json) -> Json:
-    repo = branch["repo"]
-    return {
-        "ref": branch["ref"],
-        "sha": branch["sha"],
-        "repo": {k: repo[k] for k in ("id", "url", "name")},
-    }

@@ -51,15 +51,60 @@ class GitObjects:
         blobs = {path: (FILE_MODE, self.put_blob(text.encode())) for path, text in files.items()}
         self.refs[f"heads/{branch}"] = self.put_commit(self.put_tree(blobs), [], "initial commit")
 
-    def ancestors(self, sha: str) -> set[str]:
-        """The commit and every commit it descends from."""
-        seen, todo = set(), [sha]
+    def ancestors(self, *shas: str) -> set[str]:
+        """The commits and every commit they descend from."""
+        seen, todo = set(), list(shas)
         while todo:
             commit = todo.pop()
             if commit not in seen:
                 seen.add(commit)
                 todo += self.commits[commit]["parents"]
         return seen
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits, as `git merge-base` finds it: one no
+        other common ancestor descends from (the least SHA of several, after criss-cross
+        merges); None when the histories are unrelated."""
+        common = self.ancestors(one) & self.ancestors(other)
+        below = self.ancestors(*(p for sha in common for p in self.commits[sha]["parents"]))
+        return min(common - below, default=None)
+
+    def tree_at(self, commit: str | None) -> Tree:
+        """A commit's tree (empty for no commit: the start of history)."""
+        return self.trees[self.commits[commit]["tree"]] if commit else {}
+
+    def text_at(self, commit: str | None, path: str) -> str | None:
+        entry = self.tree_at(commit).get(path)
+        return None if entry is None else self.blobs[entry[1]].decode(errors="replace")
+
+    def changes(self, old: str | None, new: str) -> dict[str, str]:
+        """What changed from commit `old` to commit `new`: path -> added, modified or
+        removed, by path."""
+        before, after = self.tree_at(old), self.tree_at(new)
+        found = {path: "added" for path in after.keys() - before.keys()}
+        found |= {path: "removed" for path in before.keys() - after.keys()}
+        found |= {p: "modified" for p in after.keys() & before.keys() if after[p] != before[p]}
+        return dict(sorted(found.items()))
+
+    def conflicts(self, base: str, head: str) -> set[str]:
+        """The paths both commits changed, each its own way, since their merge base: what
+        keeps `head` from merging into `base` cleanly."""
+        since = self.merge_base(base, head)
+        ours, theirs = self.tree_at(base), self.tree_at(head)
+        both = self.changes(since, base).keys() & self.changes(since, head).keys()
+        return {path for path in both if ours.get(path) != theirs.get(path)}
+
+    def commit_files(self, branch: str, files: dict[str, str | None], message: str) -> str:
+        """Commit `files` (text, or None to delete) on top of `branch` and move it there."""
+        entries = dict(self.tree_at(self.refs[f"heads/{branch}"]))
+        for path, text in files.items():
+            if text is None:
+                entries.pop(path, None)
+            else:
+                entries[path] = (FILE_MODE, self.put_blob(text.encode()))
+        parent = self.refs[f"heads/{branch}"]
+        self.refs[f"heads/{branch}"] = self.put_commit(self.put_tree(entries), [parent], message)
+        return self.refs[f"heads/{branch}"]
 
     def commit_at(self, ref: str) -> str | None:
         """The commit a branch name or a commit SHA stands for, if any."""
@@ -74,5 +119,5 @@ class GitObjects:
 
     def files_at(self, branch: str) -> dict[str, str]:
         """Every file's text at a branch (a test helper)."""
-        tree = self.trees[self.commits[self.refs[f"heads/{branch}"]]["tree"]]
+        tree = self.tree_at(self.refs[f"heads/{branch}"])
         return {path: self.blobs[sha].decode(errors="replace") for path, (_, sha) in tree.items()}

@@ -4,15 +4,18 @@
 It serves the routes of `routes.ROUTES` and answers any other with GitHub's 404 body,
 recording it in `unknown` so tests can fail on it. Every request is kept in `requests`
 and every answer in `answers`; faults can be injected (`Faults`), and what people do comes
-back as the events GitHub would send (`Activity`).
+back as the events GitHub would send (`Activity`). Job logs are served by a second host
+(`log_host`), started and stopped with this one, as GitHub serves them from its storage.
 """
 
 import json
 import re
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
 
 from ..loopback import JsonServer, LostReply
 from .events import Activity
@@ -32,9 +35,9 @@ BAD_CREDENTIALS = {"message": "Bad credentials", "status": "401"}
 
 def route_pattern(template: str, repo: str) -> re.Pattern[str]:
     """A route's template as a regex for this repository's paths; `{path}`, `{ref}`,
-    `{branch}` and `{name}` may hold slashes."""
+    `{branch}`, `{name}` and `{basehead}` may hold slashes."""
     pattern = re.escape(template.replace("{owner}/{repo}", repo))
-    pattern = re.sub(r"\\\{(path|ref|branch|name)\\\}", r"(?P<\1>.+)", pattern)
+    pattern = re.sub(r"\\\{(path|ref|branch|name|basehead)\\\}", r"(?P<\1>.+)", pattern)
     return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern) + "$")
 
 
@@ -63,9 +66,31 @@ class FakeGitHub(Activity, Faults, JsonServer):
     def respond(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Reply:
         return self.handle(method, target, body, headers.get("authorization", ""))
 
+    @property
+    def log_host_requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, target, headers) of every request the log host received."""
+        return self.log_host.requests
+
+    def start(self) -> Self:
+        self.log_host.start()
+        return super().start()
+
     def stop(self) -> None:
         self.release_held()
         super().stop()
+        self.log_host.stop()
+
+    def transport(self) -> httpx.MockTransport:
+        """Both hosts in-process: requests to the log host's origin go to it, any other to
+        the API."""
+        api, logs = super().transport(), self.log_host.transport()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            origin = httpx.URL(self.log_host.origin)
+            to_logs = (request.url.host, request.url.port) == (origin.host, origin.port)
+            return (logs if to_logs else api).handle_request(request)
+
+        return httpx.MockTransport(handle)
 
     def handle(self, method: str, target: str, raw: bytes, auth: str) -> Reply:
         """Answer one request: (status, JSON body, extra headers). Raises `LostReply` when

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .git import GitObjects
+from .logs import LogHost
 
 Json = Any
 BOT = "github-actions[bot]"
@@ -83,6 +84,14 @@ class RepoState(GitObjects):
         self.comments: dict[int, dict[str, Any]] = {}  # id -> id, issue, body, user
         self.issue_events: dict[int, list[Json]] = {}  # issue -> its events, oldest first
         self.pulls: dict[int, dict[str, Any]] = {}
+        # id -> id, pull, state, body, user, commit_id, submitted_at
+        self.reviews: dict[int, dict[str, Any]] = {}
+        # id -> id, pull, review, path, line, body, user, commit_id, diff_hunk, position,
+        # in_reply_to (replies only), created_at, updated_at
+        self.review_comments: dict[int, dict[str, Any]] = {}
+        self.runs: dict[int, dict[str, Any]] = {}  # id -> id, name, head, conclusion, jobs
+        self.jobs: dict[int, dict[str, Any]] = {}  # id -> id, run, name, steps, log (bytes)
+        self.check_runs: dict[int, dict[str, Any]] = {}  # id -> ..., output, annotations
         self.dispatches: list[dict[str, Any]] = []
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.
@@ -90,6 +99,7 @@ class RepoState(GitObjects):
         self._last_id = 1000
         self.seconds = 0  # the last change's time, in seconds after EPOCH (see `tick`)
         self.clock: Callable[[], float] = time.time  # tests in-process set their own
+        self.log_host = LogHost(self.job_log)
         self.seed(files or {"README.md": "# demo\n"})
 
     def tick(self) -> str:
@@ -145,6 +155,12 @@ class RepoState(GitObjects):
 
     def ensure_label(self, name: str) -> None:
         self.labels.setdefault(name, {"color": "ededed", "description": ""})
+
+    def job_log(self, job_id: int) -> bytes | None:
+        """A job's log, as the log host serves it."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            return None if job is None else bytes(job["log"])
 
     # -- views ---------------------------------------------------------------------------
 
@@ -227,9 +243,11 @@ class RepoState(GitObjects):
             "issue_url": f"{API}/repos/{self.repo}/issues/{issue}",
         }
 
-    def pull_json(self, pull: dict[str, Any]) -> Json:
+    def pull_json(self, pull: dict[str, Any], full: bool = True) -> Json:
+        """A pull request; `full` as one pull request is shown, with its mergeability
+        (lists and events show the short form, without it)."""
         number = pull["number"]
-        return {
+        data = {
             "number": number,
             "id": number + 9000,
             "state": pull["state"],
@@ -246,6 +264,18 @@ class RepoState(GitObjects):
             "base": self._branch_json(pull["base"]),
             "user": self.user_json(pull["user"]),
         }
+        return data | self.mergeability(pull) if full else data
+
+    def mergeability(self, pull: dict[str, Any]) -> Json:
+        """Whether an open pull request merges cleanly: `dirty` once its base branch has
+        changed, since their merge base, a file the pull request changed its own way.
+        GitHub does not say for a closed one."""
+        base, head = (self.refs.get(f"heads/{pull[side]}") for side in ("base", "head"))
+        if pull["state"] != "open" or base is None or head is None:
+            return {"mergeable": None, "rebaseable": None, "mergeable_state": "unknown"}
+        clean = not self.conflicts(base, head)
+        state = "clean" if clean else "dirty"
+        return {"mergeable": clean, "rebaseable": clean, "mergeable_state": state}
 
     def _branch_json(self, branch: str) -> Json:
         return {

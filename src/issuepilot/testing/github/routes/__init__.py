@@ -5,9 +5,17 @@ A new route goes into its area's module (or a new one listed here); regenerating
 description for the tests.
 """
 
-from . import actions, app, git, issues, pulls
+from . import actions, app, checks, compare, git, issues, pulls
 from .base import Answer, ApiError, Call, Route
 
-ROUTES: list[Route] = [*issues.ROUTES, *git.ROUTES, *pulls.ROUTES, *actions.ROUTES, *app.ROUTES]
+ROUTES: list[Route] = [
+    *issues.ROUTES,
+    *git.ROUTES,
+    *compare.ROUTES,
+    *pulls.ROUTES,
+    *actions.ROUTES,
+    *checks.ROUTES,
+    *app.ROUTES,
+]
 
 __all__ = ["ROUTES", "Answer", "ApiError", "Call", "Route"]

@@ -63,17 +63,24 @@ def page(call: Call, items: list[Json]) -> Answer:
     """One page of a list, with GitHub's `Link` header (`prev`, `next`, `first`, `last`)
     where there is more than one page.
     https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api"""
+    chunk, headers = paged(call, items)
+    return Answer(200, chunk, headers)
+
+
+def paged(call: Call, items: list[Json]) -> tuple[list[Json], dict[str, str]]:
+    """The page of `items` a request asks for, and the headers that link the others: for
+    answers that hold their list in an object."""
     number = int(call.query.get("page", 1))
     per_page = min(int(call.query.get("per_page", 30)), 100)
     last = max(1, -(-len(items) // per_page))
     chunk = items[(number - 1) * per_page : number * per_page]
     if last == 1:
-        return Answer(200, chunk)
+        return chunk, {}
     rest = "&".join(f"{k}={quote(v, safe=',:')}" for k, v in call.query.items() if k != "page")
     url = f"{call.api_url}{call.path}?{rest}&page="
     rels = {"prev": number - 1, "next": number + 1, "first": 1, "last": last}
     links = [f'<{url}{n}>; rel="{rel}"' for rel, n in rels.items() if 1 <= n <= last]
-    return Answer(200, chunk, {"Link": ", ".join(links), "X-Per-Page": str(per_page)})
+    return chunk, {"Link": ", ".join(links), "X-Per-Page": str(per_page)}
 
 
 def validation_failed(resource: str, code: str, **detail: str) -> ApiError:

@@ -118,10 +118,15 @@ class World:
     def kill_next_run_at(self, method: str, path_regex: str) -> None:
         """Run the dispatched step and kill it (SIGKILL) while GitHub is carrying out the
         matching request, which completes after the run is gone: a crash between two calls."""
-        arrived, release = self.github.hold(method, path_regex)
         [dispatch] = self.github.dispatches
         self.github.dispatches.clear()
-        proc, run = self.start(self.github.dispatch_event(dispatch["inputs"]))
+        self.kill_run_at(self.github.dispatch_event(dispatch["inputs"]), method, path_regex)
+
+    def kill_run_at(self, event: Event, method: str, path_regex: str) -> None:
+        """Run the step for `event` and kill it (SIGKILL) while GitHub is carrying out the
+        matching request, which completes after the run is gone."""
+        arrived, release = self.github.hold(method, path_regex)
+        proc, run = self.start(event)
         assert arrived.wait(60)
         os.kill(proc.pid, signal.SIGKILL)
         self.finish(proc, run)
@@ -161,7 +166,7 @@ class World:
 
         asyncio.run(wipe())
 
-    def expire_lease(self, issue: int) -> None:
+    def expire_lease(self, issue: int, locks: bool = True) -> None:
         """What the passing of time does to a dead run's lease: the record's lease and the
         task's file locks lapse. Set directly, instead of sleeping until they do."""
 
@@ -172,7 +177,7 @@ class World:
             assert task is not None
             assert await store.commit(task.model_copy(update={"lease_until": 0.0})) is not None
             keys = Keys(self.github.repo)
-            paths = await redis.hkeys(keys.held(str(issue)))
+            paths = await redis.hkeys(keys.held(str(issue))) if locks else []
             if paths:
                 await redis.delete(*(keys.lock(p.decode()) for p in paths))
             await redis.aclose()

@@ -24,14 +24,15 @@ from ..github.commits import commit_on
 from ..github.objects import Pull
 from ..github.status import check_lines
 from ..github.untrusted import code, plain, shown
-from ..locks import Lease
-from ..machine import Move, TaskState, why_not
+from ..locks import Lease, LockLost
+from ..machine import LEASED, Move, TaskState, why_not
 from ..models import Plan, PlannedFile, Task
 from ..workspace import ApiWorkspace, CheckoutWorkspace, Workspace
 from .change import Written, write_change
 from .context import Context, Outcome, update
 from .feedback import Feedback, gather
 from .mirror import publish
+from .recover import recover
 from .transition import transition
 
 RECENT = 30  # comments of the pull request looked at for an earlier post of the round's
@@ -51,6 +52,10 @@ class Start:
 
 async def fix(ctx: Context, task: Task) -> Outcome:
     """One fix round, for whatever the trigger asks (see the module's docstring)."""
+    if task.state in LEASED:
+        if task.lease_until > ctx.now():
+            return Outcome(task, f"a {task.state} step is already running")
+        task = await recover(ctx, task)  # a round whose run died: back to the PR
     if task.state is not TaskState.PR_OPEN or not task.pr:
         return Outcome(task, why_not(task.state, Move.ROUND))
     config, automatic = ctx.config, ctx.trigger.action is Action.CI_FAILED
@@ -81,10 +86,9 @@ async def fix(ctx: Context, task: Task) -> Outcome:
         rounds=n,
         ci_rounds=task.ci_rounds + (1 if automatic else 0),
     )
-    lease = Lease(str(task.issue), task.lock_token, tuple(task.locked_paths))
     agent = ctx.agent("execute", working.usage)
     try:
-        await ctx.locks.extend(lease, config.pr_lease_s)  # the files stay the PR's throughout
+        lease = await _hold(ctx, task)
         head, written = await _round(ctx, working, pull, feedback, rebase, agent, lease)
     except IssuePilotError as exc:
         await _give_up(ctx, ctx.spent(working, agent), exc)
@@ -106,6 +110,18 @@ async def fix(ctx: Context, task: Task) -> Outcome:
     )
     ctx.report_agent(f"fix round {n}", agent, written.tools, written.checks)
     return Outcome(done, f"fix round {n}: pushed {head[:7]} to pull request #{task.pr}")
+
+
+async def _hold(ctx: Context, task: Task) -> Lease:
+    """The pull request's files, at its lease, for the whole round; taken again (with the
+    task's token) if they lapsed meanwhile and nobody else took them."""
+    lease = Lease(str(task.issue), task.lock_token, tuple(task.locked_paths))
+    try:
+        await ctx.locks.extend(lease, ctx.config.pr_lease_s)
+    except LockLost:
+        paths = task.locked_paths
+        lease = await ctx.locks.acquire(lease.task, paths, ctx.config.pr_lease_s, lease.token)
+    return lease
 
 
 async def _round(

@@ -4,7 +4,8 @@ Runs the real CLI as a subprocess (as a runner does) against the local fake GitH
 model that answers instantly, on fresh issues, and prints per step the median wall time
 (process start to exit) and the GitHub API calls it made; reads of repository files for
 the model's context (the file listing and file contents) are not counted. Targets: median
-<= 0.5 s; calls <= 3 enqueue, 5 plan, 5 approve, 8 execute, 4 finish.
+<= 0.5 s; calls <= 3 enqueue, 5 plan, 5 approve, 8 execute, 11 fix (a review with one
+inline comment), 4 finish.
 
     python benchmarks/step_overhead.py [--redis-url URL] [--rounds 7]
 """
@@ -21,11 +22,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from issuepilot.cli import read_outputs
 from issuepilot.testing.fake_llm import FakeLLM
 from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.redis_server import ThrowawayRedis
 
-TARGETS = {"enqueue": 3, "plan": 5, "approve": 5, "execute": 8, "finish": 4}
+# fix: a review with one inline comment (10 calls, plus 1 per inline comment answered).
+TARGETS = {"enqueue": 3, "plan": 5, "approve": 5, "execute": 8, "fix": 11, "finish": 4}
 FILES = {"README.md": "# bench\n", "src/app.py": "print('hi')\n"}
 WORKFLOW = ".github/workflows/pilot.yml"
 
@@ -53,6 +56,7 @@ class Bench:
             "GITHUB_WORKSPACE": str(self.tmp),
             "ISSUEPILOT_REDIS_URL": self.redis_url,
             "ISSUEPILOT_MODEL_BASE_URL": self.model.url,
+            "ISSUEPILOT_MODEL_API_KEY": "fake-model-key",
             "ISSUEPILOT_HTTP_LOG": str(log),
         }
         start = time.perf_counter()
@@ -67,7 +71,7 @@ class Bench:
         counted = [
             c for c in calls if "/contents/" not in c["url"] and "/git/trees/" not in c["url"]
         ]
-        outputs = dict(line.split("=", 1) for line in (run / "out").read_text().splitlines())
+        outputs = read_outputs((run / "out").read_text())
         return elapsed, len(counted), outputs
 
     def lifecycle(self) -> dict[str, tuple[float, int]]:
@@ -84,7 +88,12 @@ class Bench:
         gh.dispatches.clear()
         t, n, result = self.step(gh.dispatch_event({"issue": str(issue)}))
         out["execute"] = (t, n)
-        t, n, _ = self.step(gh.merge_pull(int(result["pr-number"])))
+        pr = int(result["pr-number"])
+        last = len(gh.files_at(gh.pulls[pr]["head"])["src/app.py"].splitlines())
+        said = [{"path": "src/app.py", "line": last, "body": "Say more."}]  # a line it added
+        t, n, _ = self.step(gh.review_event(pr, comments=said))
+        out["fix"] = (t, n)
+        t, n, _ = self.step(gh.merge_pull(pr))
         out["finish"] = (t, n)
         return out
 

@@ -175,6 +175,28 @@ def write_outputs(outputs: dict[str, str], summary: str) -> None:
             f.write(summary + "\n")
 
 
+def read_outputs(text: str) -> dict[str, str]:
+    """A GITHUB_OUTPUT file as the runner reads it (for tests and benchmarks): `name=value`
+    lines and `name<<DELIMITER` blocks."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            value: list[str] = []
+            for more in lines:
+                if more == delimiter:
+                    break
+                value.append(more)
+            else:
+                raise InputError(f"output {name} has no closing delimiter")
+            outputs[name] = "\n".join(value)
+        else:
+            name, _, single = line.partition("=")
+            outputs[name] = single
+    return outputs
+
+
 def command_data(text: str) -> str:
     """Escape a workflow command's data as GitHub documents, so text cannot end the command
     or start another one on a new line.

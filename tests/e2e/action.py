@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from issuepilot.cli import read_outputs
+
 from ..expressions import evaluate, truthy
 
 ACTION = Path(__file__).parents[2] / "action.yml"
@@ -51,28 +53,6 @@ def substitute(text: str, inputs: dict[str, str], github: dict[str, str]) -> str
         raise AssertionError(f"expression the test does not evaluate: {expr}")
 
     return _EXPR.sub(value, text)
-
-
-def read_outputs(text: str) -> dict[str, str]:
-    """A GITHUB_OUTPUT file as the runner reads it: `name=value` lines and
-    `name<<DELIMITER` blocks."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for more in lines:
-                if more == delimiter:
-                    break
-                value.append(more)
-            else:
-                raise AssertionError(f"output {name} has no closing delimiter")
-            outputs[name] = "\n".join(value)
-        else:
-            name, _, single = line.partition("=")
-            outputs[name] = single
-    return outputs
 
 
 def step_env(step_id: str, given: dict[str, str], github: dict[str, str]) -> dict[str, str]:

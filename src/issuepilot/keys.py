@@ -17,11 +17,12 @@ class Keys:
         return f"issuepilot:{{{self.repo}}}:"
 
     def task(self, issue: int) -> str:
+        """Hash of a task's record; expires `keep-finished-days` after the task finished."""
         return f"{self.prefix}task:{issue}"
 
     @property
     def tasks(self) -> str:
-        """Sorted set of issue numbers with a task, scored by creation time."""
+        """Sorted set of the live tasks' issue numbers (the sweep's index)."""
         return f"{self.prefix}tasks"
 
     def lock(self, path: str) -> str:

@@ -86,7 +86,7 @@ async def run_step(
     ctx = Context(
         settings=settings,
         gh=gh,
-        store=RedisTaskStore(redis, settings.repo),
+        store=RedisTaskStore(redis, settings.repo, settings.config.keep_finished_s),
         locks=FileLocks(redis, settings.repo),
         agent=make_agent,
         trigger=trigger,

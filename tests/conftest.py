@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from issuepilot.keys import Keys
 from issuepilot.testing.redis_server import ThrowawayRedis
 
 
@@ -53,3 +54,15 @@ async def repo(redis: Redis) -> AsyncIterator[str]:
     keys = await repo_keys(redis, name)
     if keys:
         await redis.delete(*keys)
+
+
+async def lapse_locks(redis: Redis, repo: str, paths: list[str]) -> None:
+    """Make these paths' locks lapse, as the passing of their time would: their time is
+    set in the past, and `reap` finds them at the front of the expiry index."""
+    keys = Keys(repo)
+    for path in paths:
+        value = await redis.hget(keys.locks, path)
+        if value is not None:
+            holder = (value.decode() if isinstance(value, bytes) else value).rsplit(" ", 1)[0]
+            await redis.hset(keys.locks, path, f"{holder} 0")
+            await redis.zadd(keys.expiry, {path: 0})

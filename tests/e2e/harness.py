@@ -18,6 +18,7 @@ from issuepilot.store import RedisTaskStore
 from issuepilot.testing.fake_llm import FakeLLM
 from issuepilot.testing.github import FakeGitHub
 
+from ..conftest import lapse_locks
 from .action import step_env
 
 Event = tuple[str, Any]
@@ -174,10 +175,11 @@ class World:
             task = await store.load(issue)
             assert task is not None
             assert await store.commit(task.model_copy(update={"lease_until": 0.0})) is not None
-            keys = Keys(self.github.repo)
-            paths = await redis.hkeys(keys.held(str(issue)))
-            if paths:
-                await redis.delete(*(keys.lock(p.decode()) for p in paths))
+            members = await redis.zrangebylex(
+                Keys(self.github.repo).held, f"[{issue}\0", f"({issue}\1"
+            )
+            paths = [m.decode().split("\0", 1)[1] for m in members]
+            await lapse_locks(redis, self.github.repo, paths)
             await redis.aclose()
 
         asyncio.run(lapse())

@@ -91,16 +91,14 @@ class _Held:
 @dataclass
 class MemoryLocks:
     clock: Callable[[], float] = field(default_factory=Clock)
-    held: dict[str, _Held] = field(default_factory=dict)  # path -> holder
+    # path -> holder; a lapsed lock stays until reaped or taken, as in Redis
+    held: dict[str, _Held] = field(default_factory=dict)
     waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     _line: int = 0
 
     def _holder(self, path: str) -> _Held | None:
         held = self.held.get(path)
-        if held is not None and held.until <= self.clock():
-            del self.held[path]
-            return None
-        return held
+        return None if held is None or held.until <= self.clock() else held
 
     async def acquire(
         self, task: str, paths: Sequence[str], ttl_s: float, token: str | None = None
@@ -136,41 +134,54 @@ class MemoryLocks:
         held = self._holder(path)
         return held is not None and (held.task, held.token) == (lease.task, lease.token)
 
-    async def release(self, lease: Lease) -> Released:
-        freed = [p for p in lease.paths if self._owns(lease, p)]
-        for path in freed:
+    def _drop(self, paths: list[str]) -> list[str]:
+        """Drop these locks; returns those that were still in force."""
+        live = [p for p in paths if self._holder(p) is not None]
+        for path in paths:
             del self.held[path]
-        return Released(freed, self._ready() if freed else [])
+        return live
+
+    async def release(self, lease: Lease) -> Released:
+        mine = [
+            p
+            for p in lease.paths
+            if (h := self.held.get(p)) and (h.task, h.token) == (lease.task, lease.token)
+        ]
+        return Released(self._drop(mine), self._ready(set(mine)))
 
     async def release_task(self, task: str) -> Released:
-        freed = sorted(p for p in list(self.held) if (h := self._holder(p)) and h.task == task)
-        for path in freed:
-            del self.held[path]
-        self.waiting.pop(task, None)
-        return Released(freed, self._ready())
+        mine = sorted(p for p, h in self.held.items() if h.task == task)
+        freed = set(mine) | self.waiting.pop(task, (0.0, frozenset()))[1]
+        return Released(self._drop(mine), self._ready(freed))
 
     async def holders(self, paths: Sequence[str]) -> dict[str, str]:
         norm = sorted({normalize_path(p) for p in paths})
         return {p: h.task for p in norm if (h := self._holder(p)) is not None}
 
     async def reap(self) -> list[str]:
-        for path in list(self.held):
-            self._holder(path)
-        return self._ready()
+        lapsed = [p for p, h in self.held.items() if h.until <= self.clock()]
+        self._drop(lapsed)
+        return self._ready(set(lapsed))
 
-    def _ready(self) -> list[str]:
-        """Waiters whose paths are all free, oldest first, leaving out one that wants a
-        path an older ready waiter wants too."""
+    def _ready(self, freed: set[str]) -> list[str]:
+        """The waiters of `freed` whose paths are all free, oldest first, leaving out one
+        that wants a path an older ready waiter wants too; the other waiters of the same
+        paths are weighed as rivals but not returned."""
+        asked = {t for t, (_, wants) in self.waiting.items() if wants & freed}
+        contested = set().union(*(self.waiting[t][1] for t in asked))
+        weighed = {t for t, (_, wants) in self.waiting.items() if wants & contested}
         ready: list[str] = []
         claimed: set[str] = set()
-        for task, (_, wants) in sorted(self.waiting.items(), key=lambda item: item[1][0]):
+        for task in sorted(weighed, key=lambda t: self.waiting[t][0]):
+            wants = self.waiting[task][1]
             free = all(
                 p not in claimed and ((h := self._holder(p)) is None or h.task == task)
                 for p in wants
             )
             if free:
-                ready.append(task)
                 claimed |= wants
+                if task in asked:
+                    ready.append(task)
         return ready
 
     @asynccontextmanager

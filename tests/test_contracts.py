@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from redis.asyncio import Redis
 
 from issuepilot.errors import InputError
 from issuepilot.keys import Keys
@@ -16,6 +15,7 @@ from issuepilot.machine import TaskState
 from issuepilot.models import Task
 from issuepilot.store import RedisTaskStore, TaskStore
 from issuepilot.testing.memory import Clock, MemoryLocks, MemoryStore
+from issuepilot.wiring import connect_redis
 
 from .conftest import lapse_locks
 
@@ -29,7 +29,7 @@ class Backend:
     expire: Callable[[list[str]], Awaitable[None]]  # make these paths' locks lapse
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory"])
 async def backend(
     request: pytest.FixtureRequest, redis_url: str, repo: str
 ) -> AsyncIterator[Backend]:
@@ -43,7 +43,8 @@ async def backend(
 
         yield Backend(MemoryStore(clock), locks, lapse)
         return
-    client = Redis.from_url(redis_url)
+    url = request.getfixturevalue("cluster_url") if request.param == "cluster" else redis_url
+    client = await connect_redis(url)
 
     async def lapse_redis(paths: list[str]) -> None:
         await lapse_locks(client, repo, paths)

@@ -9,17 +9,23 @@ from issuepilot.errors import BackendError
 from issuepilot.keys import Keys
 from issuepilot.locks import FileLocks, LockConflict, LockLost
 from issuepilot.testing.redis_server import ThrowawayRedis, commands_run
+from issuepilot.wiring import connect_redis
 
-from .conftest import lapse_locks
+from .conftest import lapse_locks, single_and_cluster
 
 T = TypeVar("T")
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    return single_and_cluster(request, redis_url)
 
 
 @pytest.fixture(params=[False, True], ids=["bytes", "decoded"])
 async def locks(
     request: pytest.FixtureRequest, redis_url: str, repo: str
 ) -> AsyncIterator[FileLocks]:
-    client = Redis.from_url(redis_url, decode_responses=request.param)
+    client = await connect_redis(redis_url, decode_responses=request.param)
     yield FileLocks(client, repo)
     await client.aclose()
 

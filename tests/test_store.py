@@ -1,3 +1,4 @@
+import pytest
 from redis.asyncio import Redis
 
 from issuepilot.keys import Keys
@@ -5,7 +6,14 @@ from issuepilot.machine import TaskState
 from issuepilot.models import Task
 from issuepilot.store import RedisTaskStore
 
+from .conftest import single_and_cluster
+
 S = TaskState
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_url: str) -> str:
+    return single_and_cluster(request, redis_url)
 
 
 async def test_corrupt_record_is_a_clear_error(redis: Redis, repo: str) -> None:

@@ -30,7 +30,11 @@ from .events import Payload, decide, parse_payload
 
 INPUTS = [
     ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
-    ("redis-url", "Redis URL, e.g. rediss://user:pass@host:6379/0"),
+    (
+        "redis-url",
+        "Redis URL, e.g. rediss://user:pass@host:6379/0 (redis:// or rediss://; "
+        "redis+cluster:// for a Redis Cluster)",
+    ),
     (
         "config-path",
         "repository config file; must exist (default: .github/issuepilot.yml if present)",

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from .errors import BackendError, InputError, IssuePilotError
 from .keys import Keys
@@ -392,7 +393,7 @@ class LockManager(Protocol):
 class FileLocks:
     """File locks of one repository. All methods cost one Redis round trip."""
 
-    def __init__(self, redis: "Redis", repo: str) -> None:
+    def __init__(self, redis: Redis | RedisCluster, repo: str) -> None:
         self.redis = redis
         self.keys = Keys(repo)
         self._acquire = redis.register_script(_ACQUIRE)
@@ -408,7 +409,7 @@ class FileLocks:
     async def _run(self, script: Any, args: list[Any]) -> Any:
         try:
             return await script(keys=self.keys.lock_keys, args=args)
-        except RedisError as exc:
+        except (RedisError, RedisClusterException) as exc:
             raise BackendError(f"Redis failed during a lock operation: {exc}") from exc
 
     async def acquire(

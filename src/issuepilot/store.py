@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from .errors import BackendError
 from .keys import Keys
@@ -17,6 +18,8 @@ from .machine import FINAL
 from .models import Task
 
 KEEP_FINISHED_S = 30 * 24 * 3600.0
+# What a failing server raises; the cluster client raises the second when no node answers.
+REDIS_FAILURES = (RedisError, RedisClusterException)
 
 # KEYS: task, index   ARGV: expected version, record JSON, state, issue, keep_ms (0: live)
 # returns the new version, or 0 when the stored version is not the expected one.
@@ -55,7 +58,9 @@ class RedisTaskStore:
     """Task records in Redis. A finished task (DONE, CANCELLED) is kept `keep_finished_s`,
     then forgotten: its status comment still holds the record, should it be needed."""
 
-    def __init__(self, redis: Redis, repo: str, keep_finished_s: float = KEEP_FINISHED_S) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, repo: str, keep_finished_s: float = KEEP_FINISHED_S
+    ) -> None:
         self.redis = redis
         self.keys = Keys(repo)
         self.keep_finished_ms = max(1, int(keep_finished_s * 1000))
@@ -71,7 +76,7 @@ class RedisTaskStore:
             pipe.hmget(self.keys.task(issue), ["version", "data"])
         try:
             replies = await pipe.execute() if issues else []
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot read tasks from Redis: {exc}") from exc
         found = {}
         for issue, (version, data) in zip(issues, replies, strict=True):
@@ -92,27 +97,27 @@ class RedisTaskStore:
             new = int(
                 await self._commit(keys=[self.keys.task(task.issue), self.keys.tasks], args=args)
             )
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot write task #{task.issue} to Redis: {exc}") from exc
         return task.model_copy(update={"version": new}) if new else None
 
     async def live(self) -> list[int]:
         try:
             return [int(_text(n)) for n in await self.redis.zrange(self.keys.tasks, 0, -1)]
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot list tasks in Redis: {exc}") from exc
 
     async def get_flag(self, key: str) -> str | None:
         try:
             value = await self.redis.get(key)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
         return None if value is None else _text(value)
 
     async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
         try:
             await self.redis.set(key, value, px=int(ttl_s * 1000) if ttl_s else None)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
 
     async def ensure_flag(self, key: str, value: str) -> str:
@@ -120,6 +125,6 @@ class RedisTaskStore:
         try:
             await self.redis.set(key, value, nx=True)
             current = await self.redis.get(key)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
         return value if current is None else _text(current)

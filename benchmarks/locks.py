@@ -1,9 +1,13 @@
-"""File-lock throughput and release latency against one local Redis server.
+"""File-lock throughput, and what each operation costs as a repository fills up.
 
 Prints acquire+release cycles per second for a 20-path set with 1 and 16 contenders, for
 `FileLocks` (one Lua script per call) and for the obvious alternative (one redis-py `Lock`
 per path, taken in sorted order), and the ratio; then the latency of `release_task` with
-0 and 10,000 unrelated locks held by other tasks.
+0 and 10,000 unrelated locks held by other tasks; then, for a 10-path task, the median
+wall time and the commands the server ran (INFO commandstats deltas, the EVALSHA itself
+included) of acquire, release, release_task and reap, in an empty repository and in one
+with 10,000 locks held and 1,000 tasks waiting. The counts are exact on the throwaway
+server this starts; with --redis-url they include whatever else that server is doing.
 
     python benchmarks/locks.py [--redis-url URL] [--seconds 2] [--rounds 3]
 """
@@ -17,8 +21,8 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from issuepilot.locks import FileLocks, LockConflict
-from issuepilot.testing.redis_server import ThrowawayRedis
+from issuepilot.locks import FileLocks, Lease, LockConflict
+from issuepilot.testing.redis_server import ThrowawayRedis, commands_run
 
 PATHS = [f"src/pkg/module_{i:02d}.py" for i in range(20)]
 Cycle = Callable[[int], Awaitable[bool]]
@@ -95,6 +99,72 @@ async def release_task_latency(redis: Redis, unrelated: int, samples: int = 200)
     return statistics.median(timings) * 1e6
 
 
+async def crowd(locks: FileLocks, holders: int, waiters: int) -> None:
+    """`holders` tasks of ten paths each; `waiters` tasks each waiting for one of them."""
+    for t in range(holders):
+        await locks.acquire(f"h{t}", [f"held/{t}/{i}.py" for i in range(10)], ttl_s=3600)
+    for w in range(waiters):
+        try:
+            await locks.acquire(f"w{w}", [f"held/{w % holders}/0.py", f"own/{w}.py"], 3600)
+        except LockConflict:
+            pass
+
+
+async def operation_costs(
+    redis: Redis, holders: int, waiters: int, samples: int = 200
+) -> dict[str, tuple[float, int]]:
+    """{operation: (median ms, server commands)} for a 10-path task that one waiter waits
+    for, among `holders` other 10-path tasks and `waiters` waiting tasks."""
+    repo = f"bench/{uuid.uuid4().hex[:8]}"
+    locks = FileLocks(redis, repo)
+    await crowd(locks, holders, waiters)
+    paths = [f"mine/{i}.py" for i in range(10)]
+    await locks.acquire("mine", paths, ttl_s=3600)
+    try:
+        await locks.acquire("next", [paths[3]], ttl_s=3600)  # waits: release wakes it
+    except LockConflict:
+        pass
+    await locks.release_task("mine")
+
+    async def measure(
+        before: Callable[[], Awaitable[object]], call: Callable[[], Awaitable[object]]
+    ) -> tuple[float, int]:
+        timings, counts = [], []
+        for i in range(samples):
+            await before()
+            counted = i < 5  # the count is the same every time; INFO costs a round trip
+            first = await commands_run(redis) if counted else 0
+            start = time.perf_counter()
+            await call()
+            timings.append(time.perf_counter() - start)
+            if counted:
+                counts.append(await commands_run(redis) - first)
+        return statistics.median(timings) * 1e3, int(statistics.median(counts))
+
+    async def held() -> None:
+        await locks.acquire("mine", paths, ttl_s=3600, token="tok")
+
+    async def lapsed() -> None:
+        await locks.acquire("mine", paths, ttl_s=0.001, token="tok")
+        await asyncio.sleep(0.002)  # the locks' time passes for real
+
+    costs = {
+        "acquire": await measure(
+            lambda: locks.release_task("mine"),
+            lambda: locks.acquire("mine", paths, ttl_s=3600, token="tok"),
+        ),
+        "release": await measure(held, lambda: locks.release(Lease("mine", "tok", tuple(paths)))),
+        "release_task": await measure(held, lambda: locks.release_task("mine")),
+        "reap": await measure(lapsed, locks.reap),
+    }
+    for t in range(holders):
+        await locks.release_task(f"h{t}")
+    for w in range(waiters):
+        await locks.release_task(f"w{w}")
+    await locks.release_task("next")
+    return costs
+
+
 async def main(url: str, seconds: float, rounds: int) -> None:
     redis = Redis.from_url(url, max_connections=64)
     print(f"redis: {url}   paths per set: {len(PATHS)}   {rounds} rounds of {seconds}s, medians")
@@ -117,6 +187,13 @@ async def main(url: str, seconds: float, rounds: int) -> None:
         f"release_task (20 paths), median: {base:.0f} us with 0 unrelated locks, "
         f"{loaded:.0f} us with 10,000 ({loaded / base:.2f}x)"
     )
+    empty = await operation_costs(redis, holders=0, waiters=0)
+    full = await operation_costs(redis, holders=1000, waiters=1000)
+    print("a 10-path task (one waiter for it), median of 200: wall time, server commands")
+    print(f"{'':>14} {'empty repository':>22} {'10,000 held, 1,000 waiting':>30}")
+    for name in empty:
+        (a_ms, a_n), (b_ms, b_n) = empty[name], full[name]
+        print(f"{name:>14} {a_ms:>10.3f} ms {a_n:>6} cmds {b_ms:>18.3f} ms {b_n:>6} cmds")
     await redis.aclose()
 
 

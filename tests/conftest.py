@@ -5,8 +5,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
-from issuepilot.testing.redis_server import ThrowawayRedis
+from issuepilot.keys import Keys
+from issuepilot.testing.redis_server import ThrowawayCluster, ThrowawayRedis
+from issuepilot.wiring import connect_redis
 
 
 def _listening(host: str, port: int) -> bool:
@@ -30,9 +33,22 @@ def redis_url() -> Iterator[str]:
             yield server.url
 
 
+@pytest.fixture(scope="session")
+def cluster_url() -> Iterator[str]:
+    """A throwaway Redis Cluster of three masters, formed once for the session."""
+    with ThrowawayCluster() as cluster:
+        yield cluster.url
+
+
+def single_and_cluster(request: pytest.FixtureRequest, redis_url: str) -> str:
+    """For a module's own `redis_url` fixture, parametrised over ["single", "cluster"]:
+    its tests then run against one server and against a Redis Cluster."""
+    return redis_url if request.param == "single" else str(request.getfixturevalue("cluster_url"))
+
+
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+async def redis(redis_url: str) -> AsyncIterator[Redis | RedisCluster]:
+    client = await connect_redis(redis_url)
     yield client
     await client.aclose()
 
@@ -53,3 +69,15 @@ async def repo(redis: Redis) -> AsyncIterator[str]:
     keys = await repo_keys(redis, name)
     if keys:
         await redis.delete(*keys)
+
+
+async def lapse_locks(redis: Redis, repo: str, paths: list[str]) -> None:
+    """Make these paths' locks lapse, as the passing of their time would: their time is
+    set in the past, and `reap` finds them at the front of the expiry index."""
+    keys = Keys(repo)
+    for path in paths:
+        value = await redis.hget(keys.locks, path)
+        if value is not None:
+            holder = (value.decode() if isinstance(value, bytes) else value).rsplit(" ", 1)[0]
+            await redis.hset(keys.locks, path, f"{holder} 0")
+            await redis.zadd(keys.expiry, {path: 0})

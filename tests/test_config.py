@@ -14,9 +14,12 @@ def test_missing_or_empty_file_means_defaults(tmp_path: Path) -> None:
 
 def test_dashed_keys(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
-    path.write_text("label-prefix: robot\nallowed-users: [Ann]\nmax-files: 3\n")
+    path.write_text(
+        "label-prefix: robot\nallowed-users: [Ann]\nmax-files: 3\nkeep-finished-days: 2\n"
+    )
     config = load_config(path)
     assert config.rules.labels.trigger == "robot" and config.max_files == 3
+    assert config.keep_finished_s == 2 * 24 * 3600 and RepoConfig().keep_finished_days == 30
     assert config.may_act_without_check("ann") and not config.may_act_without_check("bob")
 
 

@@ -32,7 +32,11 @@ from .github.untrusted import Redactor, escape
 
 INPUTS = [
     ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
-    ("redis-url", "Redis URL, e.g. rediss://user:pass@host:6379/0"),
+    (
+        "redis-url",
+        "Redis URL, e.g. rediss://user:pass@host:6379/0 (redis:// or rediss://; "
+        "redis+cluster:// for a Redis Cluster)",
+    ),
     (
         "config-path",
         "repository config file; must exist (default: .github/issuepilot.yml if present)",

@@ -31,6 +31,7 @@ class RepoConfig(BaseModel):
     base_branch: str | None = None
     lease_minutes: float = Field(30, gt=0, le=24 * 60)
     pr_lease_days: float = Field(14, gt=0, le=365)
+    keep_finished_days: float = Field(30, gt=0, le=3650)
     max_files: int = Field(20, ge=1, le=1000)
     context_files: int = Field(12, ge=0, le=200)
     context_tokens: int = Field(15_000, ge=0, le=500_000)
@@ -89,6 +90,11 @@ class RepoConfig(BaseModel):
     def pr_lease_s(self) -> float:
         """How long an open pull request keeps its files without the sweep renewing them."""
         return self.pr_lease_days * 24 * 3600
+
+    @property
+    def keep_finished_s(self) -> float:
+        """How long Redis keeps a DONE or CANCELLED task's record (its status comment stays)."""
+        return self.keep_finished_days * 24 * 3600
 
     def may_act_without_check(self, login: str) -> bool:
         return login.lower() in {u.lower() for u in self.allowed_users}

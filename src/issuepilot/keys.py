@@ -1,10 +1,9 @@
 """Every Redis key IssuePilot uses, in one place.
 
 All keys of a repository share the hash tag `{owner/repo}`, so they live in one Redis
-Cluster slot and multi-key Lua scripts may touch any of them.
+Cluster slot and one Lua script may touch any of them, naming each in its KEYS.
 """
 
-import hashlib
 from dataclasses import dataclass
 
 
@@ -17,33 +16,61 @@ class Keys:
         return f"issuepilot:{{{self.repo}}}:"
 
     def task(self, issue: int) -> str:
+        """Hash of a task's record; expires `keep-finished-days` after the task finished."""
         return f"{self.prefix}task:{issue}"
 
     @property
     def tasks(self) -> str:
-        """Sorted set of issue numbers with a task, scored by creation time."""
+        """Sorted set of the live tasks' issue numbers (the sweep's index)."""
         return f"{self.prefix}tasks"
 
-    def lock(self, path: str) -> str:
-        return f"{self.prefix}lock:{hashlib.sha1(path.encode()).hexdigest()}"
-
-    def held(self, task: str) -> str:
-        """Hash path -> token of the locks a task holds."""
-        return f"{self.prefix}held:{task}"
+    @property
+    def locks(self) -> str:
+        """Hash path -> "<task> <token> <until>": who holds a path, and until when (ms)."""
+        return f"{self.prefix}locks"
 
     @property
-    def lockers(self) -> str:
-        """Set of tasks that may hold locks (the index `reap` walks)."""
-        return f"{self.prefix}lockers"
+    def expiry(self) -> str:
+        """Sorted set path -> until: the locks in the order they lapse (what `reap` reads)."""
+        return f"{self.prefix}expiry"
+
+    @property
+    def held(self) -> str:
+        """Members "<task>\\0<path>", read by name range: the paths each task holds."""
+        return f"{self.prefix}held"
 
     @property
     def waiting(self) -> str:
-        """Sorted set of tasks waiting for locks, scored by when they started waiting."""
+        """Sorted set of tasks waiting for locks, scored by their place in line."""
         return f"{self.prefix}waiting"
 
-    def wants(self, task: str) -> str:
-        """Set of the paths a waiting task needs."""
-        return f"{self.prefix}wants:{task}"
+    @property
+    def wanted(self) -> str:
+        """Members "<task>\\0<path>", read by name range: the paths each waiting task wants."""
+        return f"{self.prefix}wanted"
+
+    @property
+    def waiters(self) -> str:
+        """Members "<path>\\0<task>", read by name range: the tasks waiting for each path."""
+        return f"{self.prefix}waiters"
+
+    @property
+    def wait_expiry(self) -> str:
+        """Sorted set task -> when it stops waiting (ms): a day after it last asked."""
+        return f"{self.prefix}wait-expiry"
+
+    @property
+    def lock_keys(self) -> list[str]:
+        """Every key of the lock scripts, in the order they name them (`KEYS[1..7]`)."""
+        return [
+            self.locks,
+            self.expiry,
+            self.held,
+            self.waiting,
+            self.wanted,
+            self.waiters,
+            self.wait_expiry,
+        ]
 
     def permission(self, login: str) -> str:
         """Cached answer of the collaborator-permission API for one user."""

@@ -1,11 +1,18 @@
-"""Redis file locks: all or nothing, owned, renewable, fair, never leaked.
+r"""Redis file locks: all or nothing, owned, renewable, fair, never leaked.
 
-Layout (see `keys.py`), all under the repository's hash tag:
+Layout (see `keys.py`): seven keys per repository, under its hash tag, named in every
+script's KEYS (as Redis Cluster requires), with members read by score or name range so
+that no operation's cost grows with the locks or waiters of other files:
 
-- `lock:<sha1(path)>`  string "<task> <token>" with a TTL: who holds a path.
-- `held:<task>`        hash path -> token: what a task holds.
-- `lockers`            set of tasks with a `held` hash: the index `reap` walks.
-- `waiting`            sorted set task -> time it started waiting; `wants:<task>` its paths.
+- `locks`        hash path -> "<task> <token> <until>": who holds a path, until when (ms
+                 of server time). A lock whose time has passed is free, reaped or not.
+- `expiry`       sorted set path -> until: `reap` reads only its lapsed front.
+- `held`         "<task>\0<path>" by name: what a task holds (`release_task`).
+- `waiting`      sorted set task -> its place in line.
+- `wanted`       "<task>\0<path>" by name: the paths a waiting task wants.
+- `waiters`      "<path>\0<task>" by name: who waits for a path, so a release looks only
+                 at the waiters of what it frees.
+- `wait_expiry`  sorted set task -> when its wait lapses, a day after it last asked.
 
 Each operation is one Lua script run by SHA (`register_script` loads it once per server
 and falls back to SCRIPT LOAD after a restart), so it costs one round trip whatever the
@@ -21,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from .errors import BackendError, InputError, IssuePilotError
 from .keys import Keys
@@ -31,44 +39,143 @@ from .paths import normalize_path
 TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WANTS_TTL_MS = 24 * 3600 * 1000  # a waiter that never comes back stops counting after a day
 
-# Shared Lua helpers. `owner(v)` is the task part of a lock value "<task> <token>".
+# Shared by every script: the keys, the server's clock, and the helpers. Index members
+# join a name and a path with a NUL byte, which no path or task id contains, so the
+# members of one name are the range ["<name>\0", "<name>\1").
 _LUA_COMMON = """
-local function owner(v) return string.match(v, '^(%S+) ') end
-local function lockkey(prefix, path) return prefix .. 'lock:' .. redis.sha1hex(path) end
--- Join the waiting line once, behind everyone already in it (strictly increasing scores).
-local function join_waiting(waiting, task)
-  local t = redis.call('TIME')
-  local score = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local last = redis.call('ZRANGE', waiting, -1, -1, 'WITHSCORES')
-  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 1 end
-  redis.call('ZADD', waiting, 'NX', score, task)
+local LOCKS, EXPIRY, HELD, WAITING, WANTED, WAITERS, WAIT_EXPIRY = unpack(KEYS, 1, 7)
+local NUL, SOH = string.char(0), string.char(1)
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function after(list, n)
+  local rest = {}
+  for i = n + 1, #list do rest[i - n] = list[i] end
+  return rest
 end
--- Waiters whose wanted paths are all free, oldest first, skipping a waiter that wants a
--- path an older ready waiter wants too (it would only lose the race to it); forgets
--- waiters whose wants expired.
-local function ready_waiters(prefix, waiting)
+-- Lua's unpack is limited to a few thousand values: write in slices of a thousand.
+local function batch(command, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+local function lock_values(paths)
+  local values = {}
+  for i = 1, #paths, 1000 do
+    local got = redis.call('HMGET', LOCKS, unpack(paths, i, math.min(i + 999, #paths)))
+    for j = 1, #got do values[i + j - 1] = got[j] end
+  end
+  return values
+end
+-- A lock value "<task> <token> <until>" as holder "<task> <token>" and until; nil if none.
+local function parse(v)
+  if not v then return nil end
+  local holder, until_ms = string.match(v, '^(.+) (%d+)$')
+  return holder, tonumber(until_ms)
+end
+local function live(v)
+  local holder, until_ms = parse(v)
+  if holder and until_ms > now then return holder end
+end
+local function owner(holder) return string.match(holder, '^(%S+) ') end
+-- The other halves of an index's members "<name> NUL <other>" for one name.
+local function under(index, name)
+  local found = {}
+  for _, m in ipairs(redis.call('ZRANGEBYLEX', index, '[' .. name .. NUL, '(' .. name .. SOH)) do
+    table.insert(found, string.sub(m, #name + 2))
+  end
+  return found
+end
+-- Drop the locks on `paths`, held by `tasks` (one per path).
+local function drop(paths, tasks)
+  local members = {}
+  for i, path in ipairs(paths) do members[i] = tasks[i] .. NUL .. path end
+  batch('HDEL', LOCKS, paths)
+  batch('ZREM', EXPIRY, paths)
+  batch('ZREM', HELD, members)
+end
+-- Leave the waiting line; returns the paths the task wanted.
+local function leave(task)
+  local paths = under(WANTED, task)
+  local members = {}
+  for i, path in ipairs(paths) do members[i] = path .. NUL .. task end
+  batch('ZREM', WAITERS, members)
+  redis.call('ZREMRANGEBYLEX', WANTED, '[' .. task .. NUL, '(' .. task .. SOH)
+  redis.call('ZREM', WAITING, task)
+  redis.call('ZREM', WAIT_EXPIRY, task)
+  return paths
+end
+-- Wait for `paths`: a newcomer joins behind everyone (strictly increasing places), a task
+-- asking again keeps its place with its new wants.
+local function join(task, paths)
+  local place = redis.call('ZSCORE', WAITING, task)
+  -- `under` lists paths in byte order, as `paths` comes
+  if place and table.concat(under(WANTED, task), NUL) == table.concat(paths, NUL) then
+    redis.call('ZADD', WAIT_EXPIRY, now + WANTS_TTL_MS, task)  -- the same wants: a day more
+    return
+  end
+  if place then
+    leave(task)
+  else
+    place = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+    local last = redis.call('ZRANGE', WAITING, -1, -1, 'WITHSCORES')
+    if last[2] and tonumber(last[2]) >= place then place = tonumber(last[2]) + 1 end
+  end
+  redis.call('ZADD', WAITING, place, task)
+  redis.call('ZADD', WAIT_EXPIRY, now + WANTS_TTL_MS, task)
+  local wanted, waiters = {}, {}
+  for _, path in ipairs(paths) do
+    table.insert(wanted, 0); table.insert(wanted, task .. NUL .. path)
+    table.insert(waiters, 0); table.insert(waiters, path .. NUL .. task)
+  end
+  batch('ZADD', WANTED, wanted)
+  batch('ZADD', WAITERS, waiters)
+end
+-- The waiters of the `freed` paths whose wanted paths are all free, oldest first, leaving
+-- out one that wants a path an older ready waiter wants too (it would only lose the race).
+-- The older rivals are the other waiters of the same paths: they are weighed, but only
+-- waiters of `freed` are returned, as only they saw something change.
+local function ready_waiters(freed)
+  local asked, tasks, wants, place, looked = {}, {}, {}, {}, {}
+  local function weigh(task)
+    if wants[task] then return end
+    wants[task] = under(WANTED, task)
+    local score = redis.call('ZSCORE', WAITING, task)
+    if score then place[task] = tonumber(score); table.insert(tasks, task) end
+  end
+  local function waiters_of(path)
+    if looked[path] then return {} end
+    looked[path] = true
+    return under(WAITERS, path)
+  end
+  for _, path in ipairs(freed) do
+    for _, task in ipairs(waiters_of(path)) do asked[task] = true; weigh(task) end
+  end
+  for task in pairs(asked) do
+    for _, path in ipairs(wants[task]) do
+      for _, rival in ipairs(waiters_of(path)) do weigh(rival) end
+    end
+  end
+  table.sort(tasks, function(a, b) return place[a] < place[b] end)
   local ready, claimed = {}, {}
-  for _, task in ipairs(redis.call('ZRANGE', waiting, 0, -1)) do
-    local wants = redis.call('SMEMBERS', prefix .. 'wants:' .. task)
-    if #wants == 0 then
-      redis.call('ZREM', waiting, task)
-    else
-      local free = true
-      for _, path in ipairs(wants) do
-        local v = redis.call('GET', lockkey(prefix, path))
-        if claimed[path] or (v and owner(v) ~= task) then free = false; break end
-      end
-      if free then
-        table.insert(ready, task)
-        for _, path in ipairs(wants) do claimed[path] = true end
-      end
+  for _, task in ipairs(tasks) do
+    local paths = wants[task]
+    local values = lock_values(paths)
+    local free = #paths > 0
+    for i, path in ipairs(paths) do
+      local holder = live(values[i])
+      if claimed[path] or (holder and owner(holder) ~= task) then free = false; break end
+    end
+    if free then
+      for _, path in ipairs(paths) do claimed[path] = true end
+      if asked[task] then table.insert(ready, task) end
     end
   end
   return ready
 end
-"""
+""".replace("WANTS_TTL_MS", str(WANTS_TTL_MS))
 
-# KEYS: held, lockers, waiting, wants, lock keys...   ARGV: task, token, ttl_ms, paths...
+# KEYS: the lock keys   ARGV: task, token, ttl_ms, paths...
 # returns {1} when every path is now the caller's, or {0, {path, holder, ...}} and nothing
 # written but the caller's place in the waiting line.
 _ACQUIRE = (
@@ -76,108 +183,140 @@ _ACQUIRE = (
     + """
 local task, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local me = task .. ' ' .. token
-local n = #KEYS - 4
-local conflicts, mine = {}, 0
-for i = 1, n do
-  local v = redis.call('GET', KEYS[4 + i])
-  if v == me then mine = mine + 1
-  elseif v then table.insert(conflicts, ARGV[3 + i]); table.insert(conflicts, owner(v)) end
+local paths = after(ARGV, 3)
+local values = lock_values(paths)
+local conflicts, mine, lapsed = {}, 0, {}
+for i, path in ipairs(paths) do
+  local holder = live(values[i])
+  if holder == me then mine = mine + 1
+  elseif holder then table.insert(conflicts, path); table.insert(conflicts, owner(holder))
+  elseif values[i] then table.insert(lapsed, owner(parse(values[i])) .. NUL .. path) end
 end
 if #conflicts > 0 then
-  join_waiting(KEYS[3], task)
-  redis.call('DEL', KEYS[4])
-  redis.call('SADD', KEYS[4], unpack(ARGV, 4))
-  redis.call('PEXPIRE', KEYS[4], WANTS_TTL_MS)
+  join(task, paths)
   return {0, conflicts}
 end
-if mine == n then return {1} end  -- a retry of a grant that took effect: write nothing
-local fields = {}
-for i = 1, n do
-  redis.call('SET', KEYS[4 + i], me, 'PX', ttl)
-  table.insert(fields, ARGV[3 + i]); table.insert(fields, token)
+if mine == #paths then return {1} end  -- a retry of a grant that took effect: write nothing
+batch('ZREM', HELD, lapsed)  -- before the new entries: a lapsed holder may be this task
+local value = me .. ' ' .. (now + ttl)
+local fields, scores, members = {}, {}, {}
+for _, path in ipairs(paths) do
+  table.insert(fields, path); table.insert(fields, value)
+  table.insert(scores, now + ttl); table.insert(scores, path)
+  table.insert(members, 0); table.insert(members, task .. NUL .. path)
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-redis.call('SADD', KEYS[2], task)
-redis.call('ZREM', KEYS[3], task)
-redis.call('DEL', KEYS[4])
+batch('HSET', LOCKS, fields)
+batch('ZADD', EXPIRY, scores)
+batch('ZADD', HELD, members)
+if redis.call('ZSCORE', WAITING, task) then leave(task) end
 return {1}
 """
-).replace("WANTS_TTL_MS", str(WANTS_TTL_MS))
+)
 
-# KEYS: held, lock keys...   ARGV: task, token, ttl_ms, paths...
+# KEYS: the lock keys   ARGV: task, token, ttl_ms, paths...   returns the paths lost
 _EXTEND = (
     _LUA_COMMON
     + """
 local me, ttl = ARGV[1] .. ' ' .. ARGV[2], tonumber(ARGV[3])
+local paths = after(ARGV, 3)
+local values = lock_values(paths)
 local lost = {}
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= me then table.insert(lost, ARGV[2 + i]) end
+for i, path in ipairs(paths) do
+  if live(values[i]) ~= me then table.insert(lost, path) end
 end
 if #lost > 0 then return lost end
-for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+local value = me .. ' ' .. (now + ttl)
+local fields, scores = {}, {}
+for _, path in ipairs(paths) do
+  table.insert(fields, path); table.insert(fields, value)
+  table.insert(scores, now + ttl); table.insert(scores, path)
+end
+batch('HSET', LOCKS, fields)
+batch('ZADD', EXPIRY, scores)
 return lost
 """
 )
 
-# KEYS: held, lockers, waiting, lock keys...   ARGV: task, token, prefix, paths...
+# KEYS: the lock keys   ARGV: task, token, paths...
+# returns {paths freed, waiters to wake}; lapsed locks of the lease are cleared too.
 _RELEASE = (
     _LUA_COMMON
     + """
-local task, token, prefix = ARGV[1], ARGV[2], ARGV[3]
+local task, token = ARGV[1], ARGV[2]
 local me = task .. ' ' .. token
-local released = {}
-for i = 4, #KEYS do
-  local path = ARGV[i]
-  if redis.call('GET', KEYS[i]) == me then
-    redis.call('DEL', KEYS[i]); table.insert(released, path)
+local paths = after(ARGV, 2)
+local values = lock_values(paths)
+local mine, tasks, released = {}, {}, {}
+for i, path in ipairs(paths) do
+  local holder, until_ms = parse(values[i])
+  if holder == me then
+    table.insert(mine, path); table.insert(tasks, task)
+    if until_ms > now then table.insert(released, path) end
   end
-  if redis.call('HGET', KEYS[1], path) == token then redis.call('HDEL', KEYS[1], path) end
 end
-if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], task) end
-if #released == 0 then return {released, {}} end
-return {released, ready_waiters(prefix, KEYS[3])}
+if #mine == 0 then return {released, {}} end
+drop(mine, tasks)
+return {released, ready_waiters(mine)}
 """
 )
 
-# KEYS: held, lockers, waiting, wants   ARGV: task, prefix
+# KEYS: the lock keys   ARGV: task   returns {paths freed, waiters to wake}
 _RELEASE_TASK = (
     _LUA_COMMON
     + """
-local task, prefix = ARGV[1], ARGV[2]
-local released = {}
-local fields = redis.call('HKEYS', KEYS[1])
-for _, path in ipairs(fields) do
-  local key = lockkey(prefix, path)
-  local v = redis.call('GET', key)
-  if v and owner(v) == task then redis.call('DEL', key); table.insert(released, path) end
+local task = ARGV[1]
+local paths = under(HELD, task)
+local values = lock_values(paths)
+local mine, tasks, released = {}, {}, {}
+for i, path in ipairs(paths) do
+  local holder, until_ms = parse(values[i])
+  if holder and owner(holder) == task then
+    table.insert(mine, path); table.insert(tasks, task)
+    if until_ms > now then table.insert(released, path) end
+  end
 end
-redis.call('DEL', KEYS[1], KEYS[4])
-redis.call('SREM', KEYS[2], task)
-redis.call('ZREM', KEYS[3], task)
-return {released, ready_waiters(prefix, KEYS[3])}
+drop(mine, tasks)
+redis.call('ZREMRANGEBYLEX', HELD, '[' .. task .. NUL, '(' .. task .. SOH)
+if redis.call('ZSCORE', WAITING, task) then
+  for _, path in ipairs(leave(task)) do table.insert(mine, path) end  -- its claims end too
+end
+return {released, ready_waiters(mine)}
 """
 )
 
-# KEYS: lockers, waiting   ARGV: prefix
+# KEYS: the lock keys   ARGV: none   returns {locks dropped, waiters to wake}
 _REAP = (
     _LUA_COMMON
     + """
-local prefix = ARGV[1]
-local dropped = 0
-for _, task in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local held = prefix .. 'held:' .. task
-  local fields = redis.call('HGETALL', held)
-  for i = 1, #fields, 2 do
-    local path, token = fields[i], fields[i + 1]
-    if redis.call('GET', lockkey(prefix, path)) ~= task .. ' ' .. token then
-      redis.call('HDEL', held, path); dropped = dropped + 1
-    end
-  end
-  if redis.call('EXISTS', held) == 0 then redis.call('SREM', KEYS[1], task) end
+local lapsed = redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now)
+local values = lock_values(lapsed)
+local paths, tasks, orphans = {}, {}, {}
+for i, path in ipairs(lapsed) do
+  local holder, until_ms = parse(values[i])
+  if not holder then table.insert(orphans, path)
+  elseif until_ms <= now then table.insert(paths, path); table.insert(tasks, owner(holder)) end
 end
-return {dropped, ready_waiters(prefix, KEYS[2])}
+batch('ZREM', EXPIRY, orphans)
+drop(paths, tasks)
+local dropped = #paths
+for _, task in ipairs(redis.call('ZRANGEBYSCORE', WAIT_EXPIRY, '-inf', now)) do
+  for _, path in ipairs(leave(task)) do table.insert(paths, path) end  -- its claims end
+end
+return {dropped, ready_waiters(paths)}
+"""
+)
+
+# KEYS: the lock keys   ARGV: paths...   returns {path, task, ...} for the held paths
+_HOLDERS = (
+    _LUA_COMMON
+    + """
+local values = lock_values(ARGV)
+local found = {}
+for i, path in ipairs(ARGV) do
+  local holder = live(values[i])
+  if holder then table.insert(found, path); table.insert(found, owner(holder)) end
+end
+return found
 """
 )
 
@@ -213,8 +352,10 @@ class Lease:
 class Released:
     """What a release freed, and the waiting tasks to wake.
 
-    `ready` lists, oldest first, the waiters whose files are all free, leaving out any that
-    wants a file an older ready waiter wants too (waking it would only lose that race).
+    `ready` lists, oldest first, the waiters of the files freed (or no longer wanted) whose
+    files are all free now, leaving out any that wants a file an older ready waiter wants
+    too (waking it would only lose that race). Waiters of other files are not looked at:
+    nothing changed for them.
     """
 
     paths: list[str]
@@ -252,7 +393,7 @@ class LockManager(Protocol):
 class FileLocks:
     """File locks of one repository. All methods cost one Redis round trip."""
 
-    def __init__(self, redis: "Redis", repo: str) -> None:
+    def __init__(self, redis: Redis | RedisCluster, repo: str) -> None:
         self.redis = redis
         self.keys = Keys(repo)
         self._acquire = redis.register_script(_ACQUIRE)
@@ -260,14 +401,15 @@ class FileLocks:
         self._release = redis.register_script(_RELEASE)
         self._release_task = redis.register_script(_RELEASE_TASK)
         self._reap = redis.register_script(_REAP)
+        self._holders = redis.register_script(_HOLDERS)
 
     def _paths(self, paths: Sequence[str]) -> list[str]:
         return sorted({normalize_path(p) for p in paths})
 
-    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _run(self, script: Any, args: list[Any]) -> Any:
         try:
-            return await script(keys=keys, args=args)
-        except RedisError as exc:
+            return await script(keys=self.keys.lock_keys, args=args)
+        except (RedisError, RedisClusterException) as exc:
             raise BackendError(f"Redis failed during a lock operation: {exc}") from exc
 
     async def acquire(
@@ -280,52 +422,40 @@ class FileLocks:
         if not norm:
             raise InputError("acquire needs at least one path")
         token = token or secrets.token_hex(16)
-        k = self.keys
-        keys = [k.held(task), k.lockers, k.waiting, k.wants(task)] + [k.lock(p) for p in norm]
-        reply = await self._run(
-            self._acquire, keys, [task, token, max(1, int(ttl_s * 1000)), *norm]
-        )
+        reply = await self._run(self._acquire, [task, token, max(1, int(ttl_s * 1000)), *norm])
         if int(reply[0]) == 1:
             return Lease(task, token, tuple(norm))
         flat = _texts(reply[1])
         raise LockConflict(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def extend(self, lease: Lease, ttl_s: float) -> None:
-        """Push the TTL of every path of the lease, or raise `LockLost` and extend none."""
-        keys = [self.keys.held(lease.task)] + [self.keys.lock(p) for p in lease.paths]
+        """Push the time of every path of the lease, or raise `LockLost` and extend none."""
         args = [lease.task, lease.token, max(1, int(ttl_s * 1000)), *lease.paths]
-        lost = _texts(await self._run(self._extend, keys, args))
+        lost = _texts(await self._run(self._extend, args))
         if lost:
             raise LockLost(lost)
 
     async def release(self, lease: Lease) -> "Released":
         """Free the paths this lease still holds. Safe to repeat."""
-        k = self.keys
-        keys = [k.held(lease.task), k.lockers, k.waiting] + [k.lock(p) for p in lease.paths]
-        args = [lease.task, lease.token, k.prefix, *lease.paths]
-        return Released.of(await self._run(self._release, keys, args))
+        args = [lease.task, lease.token, *lease.paths]
+        return Released.of(await self._run(self._release, args))
 
     async def release_task(self, task: str) -> "Released":
         """Free whatever the task holds, under any token, and stop it waiting."""
-        k = self.keys
-        keys = [k.held(task), k.lockers, k.waiting, k.wants(task)]
-        return Released.of(await self._run(self._release_task, keys, [task, k.prefix]))
+        return Released.of(await self._run(self._release_task, [task]))
 
     async def holders(self, paths: Sequence[str]) -> dict[str, str]:
         """{path: task} for the paths that are held now."""
         norm = self._paths(paths)
         if not norm:
             return {}
-        try:
-            values = await self.redis.mget([self.keys.lock(p) for p in norm])
-        except RedisError as exc:
-            raise BackendError(f"Redis failed during a lock operation: {exc}") from exc
-        return {p: _text(v).split(" ", 1)[0] for p, v in zip(norm, values, strict=True) if v}
+        flat = _texts(await self._run(self._holders, norm))
+        return dict(zip(flat[::2], flat[1::2], strict=True))
 
     async def reap(self) -> list[str]:
-        """Drop index entries of expired locks; returns the waiters to wake (see `Released`)."""
-        k = self.keys
-        _, ready = await self._run(self._reap, [k.lockers, k.waiting], [k.prefix])
+        """Drop the locks whose time has passed and the waits that lapsed; returns the
+        waiters to wake (see `Released`). Its cost follows what lapsed, not what is held."""
+        _, ready = await self._run(self._reap, [])
         return _texts(ready)
 
     @asynccontextmanager

@@ -9,22 +9,32 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from .errors import BackendError
 from .keys import Keys
 from .machine import FINAL
 from .models import Task
 
-# KEYS: task, index   ARGV: expected version, record JSON, state, issue, live (1/0)
+KEEP_FINISHED_S = 30 * 24 * 3600.0
+# What a failing server raises; the cluster client raises the second when no node answers.
+REDIS_FAILURES = (RedisError, RedisClusterException)
+
+# KEYS: task, index   ARGV: expected version, record JSON, state, issue, keep_ms (0: live)
+# returns the new version, or 0 when the stored version is not the expected one.
+# A finished record leaves the live index and expires after keep_ms; any later write
+# (a restart) makes it permanent again.
 _COMMIT = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', v + 1, 'state', ARGV[3], 'data', ARGV[2])
-if ARGV[5] == '1' then
+if ARGV[5] == '0' then
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[4])
+  redis.call('PERSIST', KEYS[1])
 else
   redis.call('ZREM', KEYS[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 return v + 1
 """
@@ -45,9 +55,15 @@ def _text(value: Any) -> str:
 
 
 class RedisTaskStore:
-    def __init__(self, redis: Redis, repo: str) -> None:
+    """Task records in Redis. A finished task (DONE, CANCELLED) is kept `keep_finished_s`,
+    then forgotten: its status comment still holds the record, should it be needed."""
+
+    def __init__(
+        self, redis: Redis | RedisCluster, repo: str, keep_finished_s: float = KEEP_FINISHED_S
+    ) -> None:
         self.redis = redis
         self.keys = Keys(repo)
+        self.keep_finished_ms = max(1, int(keep_finished_s * 1000))
         self._commit = redis.register_script(_COMMIT)
 
     async def load(self, issue: int) -> Task | None:
@@ -60,7 +76,7 @@ class RedisTaskStore:
             pipe.hmget(self.keys.task(issue), ["version", "data"])
         try:
             replies = await pipe.execute() if issues else []
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot read tasks from Redis: {exc}") from exc
         found = {}
         for issue, (version, data) in zip(issues, replies, strict=True):
@@ -75,33 +91,33 @@ class RedisTaskStore:
 
     async def commit(self, task: Task) -> Task | None:
         """Write `task` if the stored version is still `task.version`; None if it moved on."""
-        live = "0" if task.state in FINAL else "1"
-        args: list[str | int] = [task.version, task.to_json(), str(task.state), task.issue, live]
+        keep = self.keep_finished_ms if task.state in FINAL else 0
+        args: list[str | int] = [task.version, task.to_json(), str(task.state), task.issue, keep]
         try:
             new = int(
                 await self._commit(keys=[self.keys.task(task.issue), self.keys.tasks], args=args)
             )
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot write task #{task.issue} to Redis: {exc}") from exc
         return task.model_copy(update={"version": new}) if new else None
 
     async def live(self) -> list[int]:
         try:
             return [int(_text(n)) for n in await self.redis.zrange(self.keys.tasks, 0, -1)]
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"cannot list tasks in Redis: {exc}") from exc
 
     async def get_flag(self, key: str) -> str | None:
         try:
             value = await self.redis.get(key)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
         return None if value is None else _text(value)
 
     async def set_flag(self, key: str, value: str, ttl_s: float | None) -> None:
         try:
             await self.redis.set(key, value, px=int(ttl_s * 1000) if ttl_s else None)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
 
     async def ensure_flag(self, key: str, value: str) -> str:
@@ -109,6 +125,6 @@ class RedisTaskStore:
         try:
             await self.redis.set(key, value, nx=True)
             current = await self.redis.get(key)
-        except RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise BackendError(f"Redis failed: {exc}") from exc
         return value if current is None else _text(current)

@@ -92,11 +92,10 @@ class Table:
     # -- the locks -------------------------------------------------------------------------
 
     def _holder(self, path: str, now: float) -> Held | None:
+        """Who holds `path` now; a lapsed lock stays in the table until reaped or taken,
+        as in Redis, but holds nothing."""
         held = self.held.get(path)
-        if held is not None and held.until <= now:
-            del self.held[path]
-            return None
-        return held
+        return None if held is None or held.until <= now else held
 
     def acquire(
         self, task: str, paths: Sequence[str], ttl_s: float, token: str | None, now: float
@@ -133,41 +132,54 @@ class Table:
         held = self._holder(path, now)
         return held is not None and (held.task, held.token) == (lease.task, lease.token)
 
-    def release(self, lease: Lease, now: float) -> Released:
-        freed = [p for p in lease.paths if self._owns(lease, p, now)]
-        for path in freed:
+    def _drop(self, paths: list[str], now: float) -> list[str]:
+        """Drop these locks; returns those that were still in force."""
+        live = [p for p in paths if self._holder(p, now) is not None]
+        for path in paths:
             del self.held[path]
-        return Released(freed, self._ready(now) if freed else [])
+        return live
+
+    def release(self, lease: Lease, now: float) -> Released:
+        mine = [
+            p
+            for p in lease.paths
+            if (h := self.held.get(p)) and (h.task, h.token) == (lease.task, lease.token)
+        ]
+        return Released(self._drop(mine, now), self._ready(set(mine), now))
 
     def release_task(self, task: str, now: float) -> Released:
-        mine = [p for p in list(self.held) if (h := self._holder(p, now)) and h.task == task]
-        for path in mine:
-            del self.held[path]
-        self.waiting.pop(task, None)
-        return Released(sorted(mine), self._ready(now))
+        mine = sorted(p for p, h in self.held.items() if h.task == task)
+        freed = set(mine) | self.waiting.pop(task, (0.0, frozenset()))[1]
+        return Released(self._drop(mine, now), self._ready(freed, now))
 
     def holders(self, paths: Sequence[str], now: float) -> dict[str, str]:
         norm = sorted({normalize_path(p) for p in paths})
         return {p: h.task for p in norm if (h := self._holder(p, now)) is not None}
 
     def reap(self, now: float) -> list[str]:
-        for path in list(self.held):
-            self._holder(path, now)
-        return self._ready(now)
+        lapsed = [p for p, h in self.held.items() if h.until <= now]
+        self._drop(lapsed, now)
+        return self._ready(set(lapsed), now)
 
-    def _ready(self, now: float) -> list[str]:
-        """Waiters whose paths are all free, oldest first, leaving out one that wants a
-        path an older ready waiter wants too."""
+    def _ready(self, freed: set[str], now: float) -> list[str]:
+        """The waiters of `freed` whose paths are all free, oldest first, leaving out one
+        that wants a path an older ready waiter wants too; the other waiters of the same
+        paths are weighed as rivals but not returned."""
+        asked = {t for t, (_, wants) in self.waiting.items() if wants & freed}
+        contested: set[str] = set().union(*(self.waiting[t][1] for t in asked))
+        weighed = {t for t, (_, wants) in self.waiting.items() if wants & contested}
         ready: list[str] = []
         claimed: set[str] = set()
-        for task, (_, wants) in sorted(self.waiting.items(), key=lambda item: item[1][0]):
+        for task in sorted(weighed, key=lambda t: self.waiting[t][0]):
+            wants = self.waiting[task][1]
             free = all(
                 p not in claimed and ((h := self._holder(p, now)) is None or h.task == task)
                 for p in wants
             )
             if free:
-                ready.append(task)
                 claimed |= wants
+                if task in asked:
+                    ready.append(task)
         return ready
 
     # -- as a file -------------------------------------------------------------------------

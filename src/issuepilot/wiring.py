@@ -2,10 +2,12 @@
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from .agents.base import Agent
 from .agents.budget import Budget
@@ -25,15 +27,33 @@ from .steps.context import Context, Outcome
 from .store import RedisTaskStore
 
 
-async def connect_redis(url: str) -> Redis:
+async def connect_redis(url: str, **options: Any) -> Redis | RedisCluster:
+    """A client for the Redis at `url`, checked to answer. A Redis Cluster is named by a
+    `redis+cluster://` or `rediss+cluster://` URL, or found by asking the server (INFO's
+    `cluster_enabled`, which also serves as the first ping); it is then reached through
+    the cluster client, which sends each repository's keys to the node serving their slot.
+    `options` go to the client (tests use `decode_responses`)."""
+    scheme, sep, rest = url.partition("://")
+    plain = f"{scheme.removesuffix('+cluster')}{sep}{rest}"
+    options = {"socket_connect_timeout": 5, "socket_timeout": 15, **options}
+    redis: Redis | RedisCluster | None = None
     try:
-        redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=15)
+        if scheme.endswith("+cluster"):
+            redis = await RedisCluster.from_url(plain, **options).initialize()
+        else:
+            redis = Redis.from_url(plain, **options)
+            try:
+                info = await redis.info("cluster")
+            except ResponseError:  # a server that refuses INFO answered: it is no cluster
+                info = {}
+            if info.get("cluster_enabled"):
+                await redis.aclose()
+                redis = await RedisCluster.from_url(plain, **options).initialize()
     except ValueError as exc:
         raise InputError(f"redis-url is not a valid Redis URL: {exc}") from None
-    try:
-        await redis.ping()
-    except RedisError as exc:
-        await redis.aclose()
+    except (RedisError, RedisClusterException) as exc:
+        if redis is not None:
+            await redis.aclose()
         where = urlsplit(url).hostname or url
         raise BackendError(
             f"cannot reach Redis at {where}: {exc} (check the redis-url input)"
@@ -86,7 +106,7 @@ async def run_step(
     ctx = Context(
         settings=settings,
         gh=gh,
-        store=RedisTaskStore(redis, settings.repo),
+        store=RedisTaskStore(redis, settings.repo, settings.config.keep_finished_s),
         locks=FileLocks(redis, settings.repo),
         agent=make_agent,
         trigger=trigger,

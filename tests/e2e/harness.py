@@ -18,6 +18,7 @@ from issuepilot.store import RedisTaskStore
 from issuepilot.testing.fake_llm import FakeLLM
 from issuepilot.testing.github import FakeGitHub
 
+from ..conftest import lapse_locks
 from .action import read_outputs, step_env
 
 Event = tuple[str, Any]
@@ -176,10 +177,12 @@ class World:
             task = await store.load(issue)
             assert task is not None
             assert await store.commit(task.model_copy(update={"lease_until": 0.0})) is not None
-            keys = Keys(self.github.repo)
-            paths = await redis.hkeys(keys.held(str(issue))) if locks else []
-            if paths:
-                await redis.delete(*(keys.lock(p.decode()) for p in paths))
+            if locks:
+                members = await redis.zrangebylex(
+                    Keys(self.github.repo).held, f"[{issue}\0", f"({issue}\1"
+                )
+                paths = [m.decode().split("\0", 1)[1] for m in members]
+                await lapse_locks(redis, self.github.repo, paths)
             await redis.aclose()
 
         asyncio.run(lapse())

@@ -9,11 +9,15 @@ from dataclasses import dataclass
 import pytest
 
 from issuepilot.errors import InputError
+from issuepilot.github.client import GitHub
 from issuepilot.keys import Keys
+from issuepilot.ledger import Ledger, LedgerLocks, LedgerStore
 from issuepilot.locks import FileLocks, LockConflict, LockLost, LockManager
 from issuepilot.machine import TaskState
 from issuepilot.models import Task
 from issuepilot.store import RedisTaskStore, TaskStore
+from issuepilot.table import Table
+from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.memory import Clock, MemoryLocks, MemoryStore
 from issuepilot.wiring import connect_redis
 
@@ -29,10 +33,26 @@ class Backend:
     expire: Callable[[list[str]], Awaitable[None]]  # make these paths' locks lapse
 
 
-@pytest.fixture(params=["redis", "cluster", "memory"])
+@pytest.fixture(params=["redis", "cluster", "memory", "ledger"])
 async def backend(
     request: pytest.FixtureRequest, redis_url: str, repo: str
 ) -> AsyncIterator[Backend]:
+    if request.param == "ledger":  # the repository itself, through the fake GitHub's API
+        clock = Clock()
+        with FakeGitHub(repo, files={"README.md": "x\n"}) as github:
+            gh = GitHub(repo, "ghs_fake", github.url)
+            ledger = Ledger(gh, clock=clock)
+
+            async def lapse_ledger(paths: list[str]) -> None:
+                def lapse(table: Table, now: float) -> None:
+                    for path in paths:
+                        table.held[path].until = now
+
+                await ledger.change(lapse, "lapse")
+
+            yield Backend(LedgerStore(ledger), LedgerLocks(ledger), lapse_ledger)
+            await gh.aclose()
+        return
     if request.param == "memory":
         clock = Clock()
         locks = MemoryLocks(clock)

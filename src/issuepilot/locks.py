@@ -458,50 +458,59 @@ class FileLocks:
         _, ready = await self._run(self._reap, [])
         return _texts(ready)
 
-    @asynccontextmanager
-    async def keep_alive(self, lease: Lease, ttl_s: float) -> AsyncIterator[asyncio.Event]:
-        """Renew the lease every third of its TTL while the body runs.
+    def keep_alive(self, lease: Lease, ttl_s: float) -> AbstractAsyncContextManager[asyncio.Event]:
+        return renewing(self, lease, ttl_s)
 
-        If a renewal finds the lease lost, the returned event is set and the body is
-        cancelled; leaving the block then raises `LockLost` instead of `CancelledError`.
-        """
-        lost = asyncio.Event()
-        body = asyncio.current_task()
-        failure: list[LockLost] = []
 
-        async def renew() -> None:
-            loop = asyncio.get_running_loop()
-            deadline = last_ok = loop.time()
-            while True:
-                deadline += ttl_s / 3  # monotonic schedule: no drift from slow renewals
-                await asyncio.sleep(max(0.0, deadline - loop.time()))
-                try:
-                    await self.extend(lease, ttl_s)
-                    last_ok = loop.time()
-                except LockLost as exc:
-                    failure.append(exc)
-                except BackendError:
-                    # Redis hiccup: keep trying while the last renewal still covers us.
-                    if loop.time() - last_ok >= ttl_s:
-                        failure.append(LockLost(list(lease.paths)))
-                if failure:
-                    lost.set()
-                    if body is not None:
-                        body.cancel()
-                    return
+class Renewable(Protocol):
+    async def extend(self, lease: Lease, ttl_s: float) -> None: ...
 
-        renewer = asyncio.create_task(renew())
-        try:
-            yield lost
-        except asyncio.CancelledError:
-            if failure and body is not None and body.uncancel() == 0:
-                raise failure[0] from None
-            raise
-        finally:
-            renewer.cancel()
+
+@asynccontextmanager
+async def renewing(locks: "Renewable", lease: Lease, ttl_s: float) -> AsyncIterator[asyncio.Event]:
+    """`keep_alive` for any lock manager: renew the lease every third of its TTL while the
+    body runs.
+
+    If a renewal finds the lease lost, the returned event is set and the body is
+    cancelled; leaving the block then raises `LockLost` instead of `CancelledError`.
+    """
+    lost = asyncio.Event()
+    body = asyncio.current_task()
+    failure: list[LockLost] = []
+
+    async def renew() -> None:
+        loop = asyncio.get_running_loop()
+        deadline = last_ok = loop.time()
+        while True:
+            deadline += ttl_s / 3  # monotonic schedule: no drift from slow renewals
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
             try:
-                await renewer
-            except asyncio.CancelledError:
-                pass
-        if failure:
-            raise failure[0]
+                await locks.extend(lease, ttl_s)
+                last_ok = loop.time()
+            except LockLost as exc:
+                failure.append(exc)
+            except BackendError:
+                # Redis hiccup: keep trying while the last renewal still covers us.
+                if loop.time() - last_ok >= ttl_s:
+                    failure.append(LockLost(list(lease.paths)))
+            if failure:
+                lost.set()
+                if body is not None:
+                    body.cancel()
+                return
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield lost
+    except asyncio.CancelledError:
+        if failure and body is not None and body.uncancel() == 0:
+            raise failure[0] from None
+        raise
+    finally:
+        renewer.cancel()
+        try:
+            await renewer
+        except asyncio.CancelledError:
+            pass
+    if failure:
+        raise failure[0]

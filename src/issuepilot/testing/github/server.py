@@ -64,7 +64,9 @@ class FakeGitHub(Activity, Faults, JsonServer):
         return self.origin + self.prefix
 
     def respond(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Reply:
-        return self.handle(method, target, body, headers.get("authorization", ""))
+        return self.handle(
+            method, target, body, headers.get("authorization", ""), headers.get("accept", "")
+        )
 
     @property
     def log_host_requests(self) -> list[tuple[str, str, dict[str, str]]]:
@@ -92,7 +94,7 @@ class FakeGitHub(Activity, Faults, JsonServer):
 
         return httpx.MockTransport(handle)
 
-    def handle(self, method: str, target: str, raw: bytes, auth: str) -> Reply:
+    def handle(self, method: str, target: str, raw: bytes, auth: str, accept: str = "") -> Reply:
         """Answer one request: (status, JSON body, extra headers). Raises `LostReply` when
         a fault drops the reply of a request it let through."""
         parts = urlsplit(target)
@@ -105,7 +107,7 @@ class FakeGitHub(Activity, Faults, JsonServer):
         route, params = self._find(method, path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         token = auth.removeprefix("Bearer ").strip()
-        call = Call(params, query, body, user="", token=token, api_url=self.url, path=path)
+        call = Call(params, query, body, "", token, self.url, path, accept=accept)
         if route is not None and route.app_jwt:  # the App's own calls: no token, no faults
             return self._serve(route, call)
         user = self._login(token)
@@ -143,7 +145,7 @@ class FakeGitHub(Activity, Faults, JsonServer):
             return exc.status, exc.body, {}
         body = answer.body
         example = answers().get(f"{route.method} {route.template}")
-        if answer.status < 300 and example is not None:
+        if answer.status < 300 and example is not None and not isinstance(body, bytes):
             body = overlay(example, body)  # the live values over GitHub's example answer
         with self.lock:
             self.answers.append((route.method, route.template, answer.status, body))

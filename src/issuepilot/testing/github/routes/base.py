@@ -34,6 +34,7 @@ class Call:
     token: str
     api_url: str  # the fake's API root, for URLs in answers
     path: str  # below the API root
+    accept: str = ""  # the Accept header: `application/vnd.github.raw+json` asks for raw bytes
 
     def number(self, name: str) -> int:
         return int(self.params[name])

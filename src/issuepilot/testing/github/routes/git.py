@@ -27,6 +27,8 @@ def get_contents(repo: RepoState, call: Call) -> Answer:
         raise ApiError(404, "Not Found")
     blob_sha = tree[path][1]
     blob = repo.blobs[blob_sha]
+    if "raw" in call.accept:  # the file's bytes as they are, up to 100 MB
+        return Answer(200, blob, {"Content-Type": "application/vnd.github.raw+json"})
     return Answer(
         200,
         {

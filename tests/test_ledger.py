@@ -1,0 +1,112 @@
+"""The GitHub store under the conditions the contract tests do not make: several runs
+(each with its own view of the ledger) racing, replies lost after the ledger moved, the
+table as a file."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from issuepilot.github.client import GitHub
+from issuepilot.github.retry import RetryPolicy
+from issuepilot.ledger import NAME, SPACE, Ledger, LedgerLocks, LedgerStore
+from issuepilot.locks import LockConflict
+from issuepilot.machine import TaskState
+from issuepilot.models import Task
+from issuepilot.table import Table
+from issuepilot.testing.github import FakeGitHub
+
+CLIENTS: list[GitHub] = []
+
+
+@pytest.fixture
+async def github(repo: str) -> AsyncIterator[FakeGitHub]:
+    with FakeGitHub(repo, files={"README.md": "x\n"}) as fake:
+        yield fake
+        while CLIENTS:
+            await CLIENTS.pop().aclose()
+
+
+def run(github: FakeGitHub) -> GitHub:
+    """One run's client: each run of the action has its own, and its own ledger view."""
+    client = GitHub(github.repo, "ghs_fake", github.url, retry=RetryPolicy(base_s=0.01))
+    CLIENTS.append(client)
+    return client
+
+
+async def test_ten_runs_competing_for_overlapping_files_never_share_one(
+    github: FakeGitHub,
+) -> None:
+    clients = [run(github) for _ in range(10)]
+    ledgers = [Ledger(gh) for gh in clients]
+    wants = [[f"f{i}.py", f"f{(i + 1) % 10}.py"] for i in range(10)]
+
+    async def one(i: int) -> bool:
+        try:
+            await LedgerLocks(ledgers[i]).acquire(str(i + 1), wants[i], ttl_s=600)
+        except LockConflict:
+            return False
+        return True
+
+    won = await asyncio.gather(*(one(i) for i in range(10)))
+    holders = await LedgerLocks(Ledger(run(github))).holders([f"f{i}.py" for i in range(10)])
+    for i, got in enumerate(won):  # a winner holds both of its files; a loser neither
+        mine = [holders.get(p) == str(i + 1) for p in wants[i]]
+        assert all(mine) if got else not any(mine)
+    assert 1 <= sum(won) <= 5
+    assert sum(ledger.retries for ledger in ledgers) > 0  # they did race
+
+
+async def test_twenty_runs_committing_one_task_make_one_write(github: FakeGitHub) -> None:
+    first = Ledger(run(github))
+    base = await LedgerStore(first).commit(Task(issue=7, state=TaskState.QUEUED))
+    assert base is not None
+    clients = [run(github) for _ in range(20)]
+    moved = base.model_copy(update={"state": TaskState.PLANNING})
+    done = await asyncio.gather(*(LedgerStore(Ledger(gh)).commit(moved) for gh in clients))
+    assert sum(r is not None for r in done) == 1
+    stored = await LedgerStore(Ledger(run(github))).load(7)
+    assert stored is not None and stored.version == 2 and stored.state is TaskState.PLANNING
+
+
+async def test_a_ledger_update_whose_reply_was_lost_is_not_made_twice(
+    github: FakeGitHub,
+) -> None:
+    ledger = Ledger(run(github))
+    store = LedgerStore(ledger)
+    queued = await store.commit(Task(issue=3, state=TaskState.QUEUED))
+    assert queued is not None
+    github.lose_reply("PATCH", rf"/git/refs/{SPACE}/{NAME}$")
+    planning = await store.commit(queued.model_copy(update={"state": TaskState.PLANNING}))
+    assert planning is not None and planning.version == 2
+    fresh = await LedgerStore(Ledger(run(github))).load(3)
+    assert fresh is not None and (fresh.version, fresh.state) == (2, TaskState.PLANNING)
+
+
+async def test_the_ledger_only_moves_forward(github: FakeGitHub) -> None:
+    ledger = Ledger(run(github))
+    store = LedgerStore(ledger)
+    heads = []
+    task = await store.commit(Task(issue=1, state=TaskState.QUEUED))
+    for state in (TaskState.PLANNING, TaskState.PLAN_REVIEW):
+        heads.append(github.refs[f"{SPACE}/{NAME}"])
+        assert task is not None
+        task = await store.commit(task.model_copy(update={"state": state}))
+    head = github.refs[f"{SPACE}/{NAME}"]
+    assert all(earlier in github.ancestors(head) for earlier in heads)
+    assert "heads/issuepilot/ledger" not in github.refs  # no branch: no push workflow runs
+
+
+def test_the_table_survives_its_file() -> None:
+    table = Table()
+    assert table.commit(Task(issue=4, state=TaskState.QUEUED), now=10.0) is not None
+    table.set_flag("k", "v", 60, now=10.0)
+    lease = table.acquire("4", ["a.py"], 30, None, now=10.0)
+    with pytest.raises(LockConflict):
+        table.acquire("5", ["a.py", "b.py"], 30, None, now=11.0)
+    again = Table.from_json(table.to_json())
+    assert again.to_json() == table.to_json()
+    assert again.holders(["a.py"], now=12.0) == {"a.py": "4"}
+    assert again.release(lease, now=13.0).ready == ["5"]
+    loaded = again.load(4)
+    assert loaded is not None and loaded.version == 1

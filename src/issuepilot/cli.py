@@ -35,7 +35,7 @@ INPUTS = [
     (
         "redis-url",
         "Redis URL, e.g. rediss://user:pass@host:6379/0 (redis:// or rediss://; "
-        "redis+cluster:// for a Redis Cluster)",
+        "redis+cluster:// for a Redis Cluster); empty: the repository itself is the store",
     ),
     (
         "config-path",
@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     step.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
     status = sub.add_parser("status", help="list the repository's live tasks (read-only)")
-    status.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL")
+    status.add_argument(
+        "--redis-url", help="default: ISSUEPILOT_REDIS_URL; none: the repository's ledger"
+    )
     status.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
     status.add_argument("--json", action="store_true", help="one JSON object per task")
     demo = sub.add_parser("demo", help="run the whole lifecycle locally against fakes")
@@ -112,9 +114,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise InputError("app-id and app-private-key go together: set both, or neither")
     if not token and not app_id:
         raise InputError("no GitHub token: set the github-token input or GITHUB_TOKEN")
-    redis_url = pick("redis-url")
-    if not redis_url:
-        raise InputError("no Redis: set the redis-url input (e.g. from a secret REDIS_URL)")
+    redis_url = pick("redis-url")  # empty: the repository itself is the store (the ledger)
     max_steps = pick("max-steps") or "1"
     if not max_steps.isdigit() or not 1 <= int(max_steps) <= 20:
         raise InputError(f"max-steps must be a whole number from 1 to 20, not {max_steps!r}")
@@ -267,30 +267,33 @@ def _step(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """The live tasks of one repository, from the store; exit 2 when it cannot be read."""
+    """The live tasks of one repository, from its store (Redis, or the repository's own
+    ledger when no Redis URL is given); exit 2 when it cannot be read."""
     import time
 
-    from .locks import FileLocks
+    from .github.client import GitHub
     from .overview import as_json, as_table, rows
-    from .store import RedisTaskStore
-    from .wiring import connect_redis
+    from .wiring import open_store
 
     repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
     if "/" not in repo:
         raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
     url = args.redis_url or env_input("redis-url")
-    if not url:
-        raise InputError("no Redis: pass --redis-url or set ISSUEPILOT_REDIS_URL")
+    token = env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")
+    if not url and not token:
+        raise InputError("no store: pass --redis-url, or set GITHUB_TOKEN to read the ledger")
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    config = Settings(repo=repo, token=SecretStr(token), redis_url=SecretStr(url), api_url=api)
 
     async def read() -> str:
+        gh = GitHub(repo, token, api)
         try:
-            redis = await connect_redis(url)
+            async with open_store(config, gh) as (store, locks):
+                found = await rows(store, locks, time.time())
         except IssuePilotError as exc:
             raise InputError(str(exc)) from None
-        try:
-            found = await rows(RedisTaskStore(redis, repo), FileLocks(redis, repo), time.time())
         finally:
-            await redis.aclose()
+            await gh.aclose()
         return as_json(found) if args.json else as_table(found)
 
     print(asyncio.run(read()))

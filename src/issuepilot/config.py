@@ -136,7 +136,7 @@ class Settings(BaseModel):
     token: SecretStr
     app_id: str = ""
     app_private_key: SecretStr = SecretStr("")
-    redis_url: SecretStr
+    redis_url: SecretStr = SecretStr("")  # empty: the repository itself is the store
     record_key: SecretStr = SecretStr("")  # signs the task record in the status comment
     model: str = DEFAULT_MODEL
     model_base_url: str = DEFAULT_MODEL_BASE_URL

@@ -124,7 +124,11 @@ class Ledger:
 
 
 class LedgerStore:
-    """`TaskStore` in the ledger."""
+    """`TaskStore` in the ledger. Anyone who can read the repository can read it: it keeps
+    no secret (records are signed only with a `record-key` input)."""
+
+    private = False
+    name = f"the ledger refs/{SPACE}/{NAME}"
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

@@ -41,6 +41,10 @@ return v + 1
 
 
 class TaskStore(Protocol):
+    # Whether what it keeps is secret: only then may it keep the key that signs records.
+    private: bool
+    name: str  # where it keeps them, for people: "Redis", "the ledger refs/issuepilot/ledger"
+
     async def load(self, issue: int) -> Task | None: ...
     async def load_many(self, issues: list[int]) -> dict[int, Task]: ...
     async def commit(self, task: Task) -> Task | None: ...
@@ -57,6 +61,9 @@ def _text(value: Any) -> str:
 class RedisTaskStore:
     """Task records in Redis. A finished task (DONE, CANCELLED) is kept `keep_finished_s`,
     then forgotten: its status comment still holds the record, should it be needed."""
+
+    private = True
+    name = "Redis"
 
     def __init__(
         self, redis: Redis | RedisCluster, repo: str, keep_finished_s: float = KEEP_FINISHED_S

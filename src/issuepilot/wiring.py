@@ -1,6 +1,7 @@
 """Build the clients one run needs from `Settings`, run it, and report what happened."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,16 +16,17 @@ from .agents.command import CommandAgent
 from .agents.openai import OpenAIAgent, preload
 from .config import RepoConfig, Settings
 from .errors import BackendError, InputError, IssuePilotError
-from .events import Action, Payload, decide
+from .events import Action, Payload, Trigger, decide
 from .github.auth import APP_PERMISSIONS
 from .github.client import GitHub
 from .github.retry import RetryPolicy
 from .github.untrusted import Redactor, shown
-from .locks import FileLocks
+from .ledger import Ledger, LedgerLocks, LedgerStore
+from .locks import FileLocks, LockManager
 from .models import Usage
 from .runner import run
 from .steps.context import Context, Outcome
-from .store import RedisTaskStore
+from .store import RedisTaskStore, TaskStore
 
 
 async def connect_redis(url: str, **options: Any) -> Redis | RedisCluster:
@@ -61,6 +63,23 @@ async def connect_redis(url: str, **options: Any) -> Redis | RedisCluster:
     return redis
 
 
+@asynccontextmanager
+async def open_store(
+    settings: Settings, gh: GitHub
+) -> AsyncIterator[tuple[TaskStore, LockManager]]:
+    """Redis when `redis-url` names one; else the repository itself (the ledger)."""
+    url, keep = settings.redis_url.get_secret_value(), settings.config.keep_finished_s
+    if not url:
+        ledger = Ledger(gh, keep_finished_s=keep)
+        yield LedgerStore(ledger), LedgerLocks(ledger)
+        return
+    redis = await connect_redis(url)
+    try:
+        yield RedisTaskStore(redis, settings.repo, keep), FileLocks(redis, settings.repo)
+    finally:
+        await redis.aclose()
+
+
 async def run_step(
     settings: Settings,
     event_name: str,
@@ -80,7 +99,6 @@ async def run_step(
         redact.add(token)
         on_token(token)
 
-    redis = await connect_redis(settings.redis_url.get_secret_value())
     gh = GitHub(
         settings.repo,
         settings.token.get_secret_value(),
@@ -96,6 +114,23 @@ async def run_step(
             max_wait_s=settings.config.rate_limit_wait_seconds,
         ),
     )
+    try:
+        async with open_store(settings, gh) as (store, locks):
+            return await _run(settings, trigger, payload, gh, store, locks, redact, say)
+    finally:
+        await gh.aclose()
+
+
+async def _run(
+    settings: Settings,
+    trigger: Trigger,
+    payload: Payload,
+    gh: GitHub,
+    store: TaskStore,
+    locks: LockManager,
+    redact: Redactor,
+    say: Callable[[str], None],
+) -> tuple[dict[str, str], str]:
     agents: list[Agent] = []
 
     def make_agent(role: str, spent: Usage) -> Agent:
@@ -106,8 +141,8 @@ async def run_step(
     ctx = Context(
         settings=settings,
         gh=gh,
-        store=RedisTaskStore(redis, settings.repo, settings.config.keep_finished_s),
-        locks=FileLocks(redis, settings.repo),
+        store=store,
+        locks=locks,
         agent=make_agent,
         trigger=trigger,
         payload=payload,
@@ -124,8 +159,6 @@ async def run_step(
     finally:
         for agent in agents:
             await agent.aclose()
-        await gh.aclose()
-        await redis.aclose()
     say(outcome.message)
     return report(settings, outcome, trigger.issue, ctx.dispatched, ctx.summary)
 

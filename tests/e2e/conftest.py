@@ -15,12 +15,16 @@ FILES = {
 }
 
 
-@pytest.fixture
-def world(redis_url: str, repo: str, tmp_path: Path) -> Iterator[World]:
+@pytest.fixture(params=["redis", "github"])
+def world(
+    request: pytest.FixtureRequest, redis_url: str, repo: str, tmp_path: Path
+) -> Iterator[World]:
+    """The action's world: the fake GitHub, the fake model, and the store, which is Redis
+    or (no Redis URL) the repository's own ledger: each story runs against both."""
     (tmp_path / "workspace").mkdir()
     with (
         FakeGitHub(repo, files=FILES, permissions={"mallory": "triage"}) as github,
         FakeLLM() as model,
     ):
-        yield World(github, model, redis_url, tmp_path)
+        yield World(github, model, redis_url if request.param == "redis" else "", tmp_path)
         assert github.unknown == [], f"requests to routes the fake does not know: {github.unknown}"

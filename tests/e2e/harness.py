@@ -13,8 +13,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from issuepilot.github.client import GitHub
 from issuepilot.keys import Keys
+from issuepilot.ledger import NAME, SPACE, Ledger
+from issuepilot.models import Task
 from issuepilot.store import RedisTaskStore
+from issuepilot.table import Table
 from issuepilot.testing.fake_llm import FakeLLM
 from issuepilot.testing.github import FakeGitHub
 
@@ -155,8 +159,18 @@ class World:
         """A scheduled run: the sweep."""
         return self.step(self.github.schedule_event())
 
+    @property
+    def store(self) -> str:
+        """Where the action keeps its tasks: "redis", or "github" (the repository's ledger,
+        when no Redis URL is given)."""
+        return "redis" if self.redis_url else "github"
+
     def flush(self) -> None:
-        """Redis loses everything of the repository (a restart without persistence)."""
+        """The store loses everything of the repository: Redis restarted without
+        persistence, or the ledger ref deleted by hand."""
+        if self.store == "github":
+            self.github.refs.pop(f"{SPACE}/{NAME}", None)
+            return
 
         async def wipe() -> None:
             redis = Redis.from_url(self.redis_url)
@@ -170,6 +184,24 @@ class World:
     def expire_lease(self, issue: int, locks: bool = True) -> None:
         """What the passing of time does to a dead run's lease: the record's lease and the
         task's file locks lapse. Set directly, instead of sleeping until they do."""
+
+        async def in_ledger() -> None:
+            gh = GitHub(self.github.repo, "ghs_fake", self.github.url)
+
+            def lapse(table: Table, now: float) -> None:
+                version, data = table.records[issue]
+                task = Task.model_validate_json(data).model_copy(update={"lease_until": 0.0})
+                table.records[issue] = (version + 1, task.to_json())
+                for held in table.held.values():
+                    if locks and held.task == str(issue):
+                        held.until = now
+
+            await Ledger(gh).change(lapse, "a dead run's lease lapses")
+            await gh.aclose()
+
+        if self.store == "github":
+            asyncio.run(in_ledger())
+            return
 
         async def lapse() -> None:
             redis = Redis.from_url(self.redis_url)

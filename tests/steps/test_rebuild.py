@@ -27,7 +27,8 @@ async def test_a_task_the_store_lost_is_rebuilt_from_its_status_comment(sim: Sim
     assert task.state is S.APPROVED and task.plan == reviewed.plan
     assert task.comment_id == reviewed.comment_id and len(sim.status_comments(issue)) == 1
     assert f"GET /issues/{issue}/comments" in sim.calls(since)
-    assert f"#{issue}: rebuilt the task from its status comment (plan-review)" in sim.said
+    said = "the store had no record of it: rebuilt from its status comment (plan-review)"
+    assert f"#{issue}: {said}" in sim.said
 
 
 async def test_an_issue_without_a_state_label_is_not_looked_up(sim: Sim) -> None:

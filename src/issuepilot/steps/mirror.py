@@ -116,9 +116,13 @@ async def find_status_comment(
 
 async def record_seal(ctx: Context) -> Seal:
     """The key that signs task records: from the record-key input, else one generated once
-    per repository and kept in the store."""
+    per repository and kept in the store, if the store is private (else none: the records
+    go unsigned, and a rebuild trusts only what GitHub shows)."""
     if ctx.seal is None:
         material = ctx.settings.record_key.get_secret_value()
+        if not material and not ctx.store.private:
+            ctx.seal = Seal(ctx.settings.repo)
+            return ctx.seal
         if not material:
             made = secrets.token_hex(32)
             material = await ctx.store.ensure_flag(ctx.keys.record_key, made)

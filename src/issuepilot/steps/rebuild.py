@@ -42,7 +42,10 @@ async def rebuild(ctx: Context, issue: int, comments: int | None = None) -> Task
     committed = await ctx.store.commit(rebuilt.model_copy(update={"comment_id": comment_id}))
     if committed is not None:
         ctx.stored(committed)
-    ctx.say(f"#{issue}: rebuilt the task from its status comment ({rebuilt.state})")
+    where = ctx.store.name
+    ctx.say(
+        f"#{issue}: {where} had no record of it: rebuilt from its status comment ({rebuilt.state})"
+    )
     if committed is None:
         return await ctx.store.load(issue)
     if committed.state is not record.task.state:  # GitHub showed more than the record

@@ -35,6 +35,9 @@ class Clock:
 class MemoryStore:
     """`TaskStore` on a `Table` in memory."""
 
+    private = True
+    name = "the store"
+
     clock: Callable[[], float] = field(default_factory=Clock)
     table: Table = field(default_factory=Table)
 

@@ -9,7 +9,7 @@ import pytest
 
 from issuepilot.github.client import GitHub
 from issuepilot.github.retry import RetryPolicy
-from issuepilot.ledger import NAME, SPACE, Ledger, LedgerLocks, LedgerStore
+from issuepilot.ledger import BRANCH, FILE, Ledger, LedgerLocks, LedgerStore
 from issuepilot.locks import LockConflict
 from issuepilot.machine import TaskState
 from issuepilot.models import Task
@@ -76,7 +76,7 @@ async def test_a_ledger_update_whose_reply_was_lost_is_not_made_twice(
     store = LedgerStore(ledger)
     queued = await store.commit(Task(issue=3, state=TaskState.QUEUED))
     assert queued is not None
-    github.lose_reply("PATCH", rf"/git/refs/{SPACE}/{NAME}$")
+    github.lose_reply("PUT", rf"/contents/{FILE}$")
     planning = await store.commit(queued.model_copy(update={"state": TaskState.PLANNING}))
     assert planning is not None and planning.version == 2
     fresh = await LedgerStore(Ledger(run(github))).load(3)
@@ -89,12 +89,14 @@ async def test_the_ledger_only_moves_forward(github: FakeGitHub) -> None:
     heads = []
     task = await store.commit(Task(issue=1, state=TaskState.QUEUED))
     for state in (TaskState.PLANNING, TaskState.PLAN_REVIEW):
-        heads.append(github.refs[f"{SPACE}/{NAME}"])
+        heads.append(github.refs[f"heads/{BRANCH}"])
         assert task is not None
         task = await store.commit(task.model_copy(update={"state": state}))
-    head = github.refs[f"{SPACE}/{NAME}"]
+    head = github.refs[f"heads/{BRANCH}"]
     assert all(earlier in github.ancestors(head) for earlier in heads)
-    assert "heads/issuepilot/ledger" not in github.refs  # no branch: no push workflow runs
+    # An orphan holding only the ledger: no workflow file, so no push to it runs one.
+    assert set(github.files_at(BRANCH)) == {FILE}
+    assert github.refs["heads/main"] not in github.ancestors(head)
 
 
 def test_the_table_survives_its_file() -> None:

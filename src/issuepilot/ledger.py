@@ -1,24 +1,26 @@
 """The store and the file locks kept in the repository itself: no Redis to set up.
 
-`refs/issuepilot/ledger` points at a commit whose tree holds one file, `ledger.json`: the
-whole `Table` (task records, flags, held files, the waiting line). A ref outside
-`refs/heads/` is no branch: no `push` workflow runs for it, no branch protection names it,
-and it shows in no branch list.
+The branch `issuepilot/ledger` holds one file, `ledger.json`: the whole `Table` (task
+records, flags, held files, the waiting line). It starts as an orphan commit holding only
+that file, so no workflow can run for it (GitHub reads the workflows of a push from the
+pushed commit, which has none), and nothing of the project's code is on it.
 
-Every change is a new commit on the head it was computed from, and a non-forced ref
-update: if another run moved the ledger in between, GitHub refuses the update (422, not a
-fast-forward) and the change is made again on the new head, after a short random back-off.
-That is the compare-and-set the Redis store gives, and the ledger's history only grows.
+Every change is a write of the file on the branch's head that GitHub makes only if the
+file is still the blob it was read as (the contents API's `sha`): if another run changed
+the ledger in between, GitHub refuses (409) and the change is made again on the new
+ledger, after a short random back-off. That is the compare-and-set the Redis store gives;
+the branch moves only forward, one small commit per change, and is never rewritten.
 
-Costs: a read is the ref (1 call) and, if it moved since this run last read it, the file
-(1 more); a write is a tree with the file inline, a commit and the ref update (3). A run
-reads once and then works from what it last saw: its own writes keep it current, and a
-write made on a stale head fails and is retried on the fresh one.
+Costs: a read is one call (the file, raw); a write is one call (the file, on the blob it
+replaces). A run reads once and then works from what it last saw: its own writes keep it
+current, and a write made on a stale view fails and is retried on a fresh one.
 """
 
 import asyncio
 import copy
+import hashlib
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -26,15 +28,22 @@ from typing import TypeVar
 
 from .errors import BackendError
 from .github.client import GitHub
-from .github.errors import NotFound, ValidationFailed
 from .locks import Lease, LockConflict, Released, renewing
 from .models import Task
 from .table import Table
 
 T = TypeVar("T")
-SPACE, NAME = "issuepilot", "ledger"  # refs/issuepilot/ledger
+BRANCH = "issuepilot/ledger"
 FILE = "ledger.json"
-ATTEMPTS = 12  # writes of one change before giving up (each after a lost race)
+# Writes of one change before giving up, each after a lost race and a random back-off
+# (full jitter, doubling from 0.1 s up to 2 s): about a minute of contention at most.
+ATTEMPTS = 40
+
+
+def blob_sha(text: str) -> str:
+    """Git's name for a file's content: what the contents API compares."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 class Ledger:
@@ -49,21 +58,17 @@ class Ledger:
     ) -> None:
         self.gh, self.clock, self.keep_finished_s = gh, clock, keep_finished_s
         self.rng = rng or random.Random()
-        self.head: str | None = None  # the ledger commit `table` was read from or written as
+        self.blob: str | None = None  # the file `table` was read or written as; None: none
         self.table: Table | None = None
         self.retries = 0  # lost races, for the benchmark
 
     async def read(self) -> Table:
-        """The newest table (a copy): the ref, and the file if the ref moved."""
-        try:
-            sha: str | None = await self.gh.get_ref(NAME, SPACE)
-        except NotFound:
-            sha = None
-        if sha is None:
-            self.head, self.table = None, Table()
-        elif sha != self.head or self.table is None:
-            text = await self.gh.get_raw(FILE, sha)
-            self.head, self.table = sha, Table.from_json(text) if text else Table()
+        """The newest table (a copy)."""
+        text = await self.gh.get_raw(FILE, BRANCH)
+        if text is None:
+            self.blob, self.table = None, Table()
+        else:
+            self.blob, self.table = blob_sha(text), Table.from_json(text)
         return copy.deepcopy(self.table)
 
     async def view(self) -> Table:
@@ -73,12 +78,11 @@ class Ledger:
         return copy.deepcopy(self.table)
 
     async def change(self, op: Callable[[Table, float], T], why: str) -> T:
-        """Apply `op` to the table and write the result as a fast-forward on the head it
-        was computed from; after a lost race, again on the new head. `op` first runs on
-        what this run last saw; if that changes nothing, the answer is checked once on the
-        newest table, since "nothing to do" may only mean "not seen yet". An exception
-        `op` raises is raised after its changes are written (a lock conflict records the
-        waiter)."""
+        """Apply `op` to the table and write the result on the file it was computed from;
+        after a lost race, again on the newest table. `op` first runs on what this run
+        last saw; if that changes nothing, the answer is checked once on the newest table,
+        since "nothing to do" may only mean "not seen yet". An exception `op` raises is
+        raised after its changes are written (a lock conflict records the waiter)."""
         fresh = self.table is None
         table = await self.view()
         for attempt in range(ATTEMPTS):
@@ -89,38 +93,43 @@ class Ledger:
                 result = op(table, self.clock())
             except LockConflict as exc:
                 failure = exc
-            if table.to_json() == before and not fresh:
+            changed = table.to_json() != before
+            if not changed and not fresh:
                 table, fresh = await self.read(), True
                 continue
-            if table.to_json() == before or await self._write(table, why):
+            table.stamp = stamp = secrets.token_hex(8)
+            if not changed or await self._write(table.to_json(), why):
+                if failure is not None:
+                    raise failure
+                return result  # type: ignore[return-value]
+            table, fresh = await self.read(), True
+            if table.stamp == stamp:  # the write took effect; its answer was lost
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]
             self.retries += 1
-            await asyncio.sleep(self.rng.uniform(0, 0.05 * 2 ** min(attempt, 5)))
-            table, fresh = await self.read(), True
+            await asyncio.sleep(self.rng.uniform(0, min(2.0, 0.1 * 2**attempt)))
         raise BackendError(
-            f"the ledger refs/{SPACE}/{NAME} kept changing under this run ({ATTEMPTS} tries): "
+            f"the ledger (branch {BRANCH}) kept changing under this run ({ATTEMPTS} tries): "
             "a later run continues"
         )
 
-    async def _write(self, table: Table, why: str) -> bool:
-        """One commit on `self.head`; False if another run moved the ledger first."""
-        text = table.to_json()
+    async def _write(self, text: str, why: str) -> bool:
+        """The file, replacing the blob this run last saw; False if the ledger changed."""
+        message = f"issuepilot: {why}"
+        if self.blob is None:
+            written = await self._start(text, message)
+        else:
+            written = await self.gh.put_file(FILE, text, self.blob, BRANCH, message)
+        if written:
+            self.blob, self.table = blob_sha(text), Table.from_json(text)
+        return written
+
+    async def _start(self, text: str, message: str) -> bool:
+        """The ledger's first commit: an orphan holding only the file."""
         entry = {"path": FILE, "mode": "100644", "type": "blob", "content": text}
-        tree = await self.gh.create_tree(None, [entry])
-        parents = [self.head] if self.head else []
-        commit = await self.gh.create_commit(f"issuepilot: {why}", tree, parents)
-        try:
-            if self.head is None:
-                if not await self.gh.create_ref(NAME, commit, SPACE):
-                    return False  # another run created the ledger first
-            else:
-                await self.gh.update_ref(NAME, commit, SPACE)
-        except ValidationFailed:
-            return False  # not a fast-forward: the ledger moved
-        self.head, self.table = commit, Table.from_json(text)
-        return True
+        commit = await self.gh.create_commit(message, await self.gh.create_tree(None, [entry]), [])
+        return await self.gh.create_ref(BRANCH, commit)
 
 
 class LedgerStore:
@@ -128,7 +137,7 @@ class LedgerStore:
     no secret (records are signed only with a `record-key` input)."""
 
     private = False
-    name = f"the ledger refs/{SPACE}/{NAME}"
+    name = f"the ledger (branch {BRANCH})"
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

@@ -37,6 +37,7 @@ class Table:
     waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)  # since, wants
     line: int = 0
     finished: dict[int, float] = field(default_factory=dict)  # issue -> when it became final
+    stamp: str = ""  # who wrote this version: tells one's own write from an equal one
 
     # -- the store -------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class Table:
             "waiting": {t: [since, sorted(w)] for t, (since, w) in self.waiting.items()},
             "line": self.line,
             "finished": {str(n): until for n, until in self.finished.items()},
+            "stamp": self.stamp,
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -213,4 +215,5 @@ class Table:
             waiting={t: (float(since), frozenset(w)) for t, (since, w) in data["waiting"].items()},
             line=int(data["line"]),
             finished={int(n): float(u) for n, u in data["finished"].items()},
+            stamp=str(data.get("stamp", "")),
         )

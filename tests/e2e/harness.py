@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from issuepilot.github.client import GitHub
 from issuepilot.keys import Keys
-from issuepilot.ledger import NAME, SPACE, Ledger
+from issuepilot.ledger import BRANCH, Ledger
 from issuepilot.models import Task
 from issuepilot.store import RedisTaskStore
 from issuepilot.table import Table
@@ -169,7 +169,7 @@ class World:
         """The store loses everything of the repository: Redis restarted without
         persistence, or the ledger ref deleted by hand."""
         if self.store == "github":
-            self.github.refs.pop(f"{SPACE}/{NAME}", None)
+            self.github.refs.pop(f"heads/{BRANCH}", None)
             return
 
         async def wipe() -> None:

@@ -113,7 +113,7 @@ def test_step_without_redis_url_keeps_its_tasks_in_the_repository(tmp_path: Path
     # here does not answer: a recoverable failure that names GitHub, not a missing input.
     done = cli("step", env=step_env(tmp_path))
     assert done.returncode == 1, done.stdout
-    assert "git/ref/issuepilot/ledger: no answer from 127.0.0.1" in done.stdout
+    assert "contents/ledger.json: no answer from 127.0.0.1" in done.stdout
 
 
 def test_step_with_unreachable_redis_fails_recoverably(tmp_path: Path) -> None:

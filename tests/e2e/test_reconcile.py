@@ -56,7 +56,7 @@ def test_after_redis_lost_everything_the_sweep_resumes_a_queued_and_a_waiting_ta
     gh.merge_pull(max(gh.pulls))  # the holder's PR merges; that event is lost too
     swept = world.sweep()
     assert swept.code == 0, swept.stdout + swept.stderr
-    where = "Redis" if world.store == "redis" else "the ledger refs/issuepilot/ledger"
+    where = "Redis" if world.store == "redis" else "the ledger (branch issuepilot/ledger)"
     assert f"#{waiter}: {where} had no record of it: rebuilt" in swept.stdout  # says so
     assert state(world, holder) == "done"
     woken = {int(d["inputs"]["issue"]) for d in gh.dispatches}

@@ -300,6 +300,23 @@ class GitHub:
             return None
         return response.content.decode("utf-8")
 
+    async def put_file(
+        self, path: str, text: str, blob: str | None, branch: str, message: str
+    ) -> bool:
+        """Write one file on `branch` as a new commit on its head, if the file is still the
+        blob `blob` (a compare-and-set: GitHub answers 409 otherwise); False if it was not.
+        https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents"""
+        body: dict[str, Any] = {
+            "message": message,
+            "content": base64.b64encode(text.encode()).decode(),
+            "branch": branch,
+        }
+        if blob is not None:
+            body["sha"] = blob
+        path = f"{self.base}/contents/{quote(path)}"
+        response = await self.request("PUT", path, body, ok=(409, 422))
+        return response.is_success
+
     async def get_file(self, path: str, ref: str) -> str | None:
         """A file's text at `ref`, or None if it does not exist (or is not a file)."""
         response = await self.request(

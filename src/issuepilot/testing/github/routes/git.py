@@ -43,6 +43,29 @@ def get_contents(repo: RepoState, call: Call) -> Answer:
     )
 
 
+def put_contents(repo: RepoState, call: Call) -> Answer:
+    """Create or replace one file as a new commit on a branch's head, only if the file is
+    still the blob `sha` names (409 otherwise, as GitHub answers a stale write)."""
+    path, branch = call.params["path"], call.body.get("branch", "main")
+    head = repo.refs.get(f"heads/{branch}")
+    if head is None:
+        raise ApiError(404, f"Branch {branch} not found")
+    entries = dict(repo.trees[repo.commits[head]["tree"]])
+    current = entries.get(path, ("", None))[1]
+    given = call.body.get("sha")
+    if current is not None and given is None:
+        raise ApiError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+    if current is not None and given != current:
+        raise ApiError(409, f"{path} does not match {given}")
+    blob = repo.put_blob(base64.b64decode(call.body["content"]))
+    entries[path] = ("100644", blob)
+    commit = repo.put_commit(repo.put_tree(entries), [head], call.body["message"])
+    repo.refs[f"heads/{branch}"] = commit
+    content = {"name": path.rsplit("/", 1)[-1], "path": path, "sha": blob, "type": "file"}
+    answer = {"content": content, "commit": {"sha": commit, "message": call.body["message"]}}
+    return Answer(201 if current is None else 200, answer)
+
+
 def create_blob(repo: RepoState, call: Call) -> Answer:
     content = call.body["content"]
     base64_encoded = call.body.get("encoding") == "base64"
@@ -133,6 +156,7 @@ def update_ref(repo: RepoState, call: Call) -> Answer:
 ROUTES = [
     Route("GET", REPO + "/branches/{branch}", get_branch),
     Route("GET", REPO + "/contents/{path}", get_contents),
+    Route("PUT", REPO + "/contents/{path}", put_contents),
     Route("POST", REPO + "/git/blobs", create_blob),
     Route("POST", REPO + "/git/trees", create_tree),
     Route("GET", REPO + "/git/trees/{tree_sha}", get_tree),

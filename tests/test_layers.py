@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("steps",),
     ("runner",),
     ("testing",),
-    ("wiring", "demo"),
+    ("wiring", "demo", "migrate"),
     ("cli", "__main__", "__init__"),
 ]
 PURE = {

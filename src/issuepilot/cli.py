@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
     status.add_argument("--json", action="store_true", help="one JSON object per task")
+    migrate = sub.add_parser(
+        "migrate", help="move the tasks and locks between Redis and the repository's ledger"
+    )
+    migrate.add_argument("--to", choices=["redis", "github"], required=True)
+    migrate.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL")
+    migrate.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
     demo = sub.add_parser("demo", help="run the whole lifecycle locally against fakes")
     demo.add_argument("--redis-url", help="default: REDIS_URL, else a throwaway server")
     return parser
@@ -300,6 +306,47 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy the live tasks and their locks to the other store (see `migrate.py`)."""
+    import time
+
+    from .github.client import GitHub
+    from .migrate import migrate
+    from .wiring import open_store
+
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo:
+        raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
+    url = args.redis_url or env_input("redis-url")
+    token = env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")
+    if not url or not token:
+        raise InputError("migrate needs both stores: a Redis URL and a GitHub token")
+    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    named = Path(os.environ.get("GITHUB_WORKSPACE") or ".") / DEFAULT_CONFIG_PATH
+    config = load_config(named if named.exists() else None)
+    redis = Settings(repo=repo, token=SecretStr(token), redis_url=SecretStr(url), api_url=api)
+    ledger = redis.model_copy(update={"redis_url": SecretStr("")})
+    source, target = (ledger, redis) if args.to == "redis" else (redis, ledger)
+
+    async def move() -> str:
+        gh = GitHub(repo, token, api)
+        try:
+            async with (
+                open_store(source, gh) as (source_store, _),
+                open_store(target, gh) as (target_store, target_locks),
+            ):
+                moved = await migrate(
+                    source_store, target_store, target_locks, time.time(), config.pr_lease_s
+                )
+                where = f"from {source_store.name} to {target_store.name}"
+        finally:
+            await gh.aclose()
+        return f"moved {moved.tasks} tasks and the locks on {moved.locked} files {where}"
+
+    print(asyncio.run(move()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -315,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "step": cmd_step,
         "explain": cmd_explain,
         "status": cmd_status,
+        "migrate": cmd_migrate,
         "demo": cmd_demo,
     }
     try:

@@ -1,6 +1,10 @@
 """The sweep against GitHub's facts when events were lost, steps died and Redis forgot:
 the real CLI, the fake GitHub, real Redis."""
 
+import json
+
+import pytest
+
 from issuepilot.github.status import parse_record
 
 from .harness import World
@@ -108,3 +112,58 @@ def test_a_rate_limit_stops_the_sweep_and_says_when_it_goes_on(world: World) -> 
     assert "rate limit stopped the sweep after 0 of 2" in swept.stdout
     posts = [r for r in gh.requests[since:] if r[0] == "POST"]
     assert len(posts) == 1, "it stopped at once"
+
+
+def test_migrating_between_the_stores_loses_nothing(world: World, redis_url: str) -> None:
+    from .test_cli import cli
+
+    if world.store != "redis":
+        pytest.skip("starts from Redis and moves to the ledger and back")
+    gh = world.github
+    holder = gh.open_issue("Holds the file", BODY)
+    to_pr_open(world, holder)
+    queued = gh.open_issue("Queued", BODY)
+    world.step(gh.label_event(queued, "issuepilot"))
+    gh.dispatches.clear()
+    env = {"GITHUB_REPOSITORY": gh.repo, "GITHUB_TOKEN": "ghs_fake", "GITHUB_API_URL": gh.url}
+    moved = cli("migrate", "--to", "github", "--redis-url", world.redis_url, env=env)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert moved.stdout.startswith("moved 2 tasks and the locks on 1 files from Redis to")
+    world.redis_url = ""  # the workflow drops its redis-url: the ledger is the store now
+    other = gh.open_issue("Wants the same file", BODY)
+    world.step(gh.label_event(other, "issuepilot"))
+    world.drain()
+    world.step(gh.label_event(other, "issuepilot:approved"))
+    [waits] = world.drain()
+    assert waits.outputs["task-state"] == "approved"  # the PR's files moved with it
+    back = cli("migrate", "--to", "redis", "--redis-url", redis_url, env=env)
+    assert back.returncode == 0 and "from the ledger (branch issuepilot/ledger) to Redis" in (
+        back.stdout
+    )
+    world.redis_url = redis_url
+    finished = world.step(gh.merge_pull(max(gh.pulls)))
+    assert finished.code == 0 and finished.outputs["task-state"] == "done"
+    listed = cli("status", "--json", "--redis-url", redis_url, env=env)
+    rows = {row["issue"]: row["state"] for row in json.loads(listed.stdout)}
+    assert rows[queued] == "queued" and rows[other] == "approved"
+
+
+def test_migrating_while_a_step_runs_is_refused(world: World) -> None:
+    from .test_cli import cli
+
+    if world.store != "redis":
+        pytest.skip("starts from Redis")
+    gh = world.github
+    issue = gh.open_issue("Busy", BODY)
+    world.step(gh.label_event(issue, "issuepilot"))
+    arrived, release = gh.hold("POST", r"/issues/\d+/comments$")
+    [dispatch] = gh.dispatches
+    gh.dispatches.clear()
+    proc, run = world.start(gh.dispatch_event(dispatch["inputs"]))
+    assert arrived.wait(60)  # the plan step holds its lease
+    env = {"GITHUB_REPOSITORY": gh.repo, "GITHUB_TOKEN": "ghs_fake", "GITHUB_API_URL": gh.url}
+    refused = cli("migrate", "--to", "github", "--redis-url", world.redis_url, env=env)
+    release.set()
+    world.finish(proc, run)
+    assert refused.returncode == 2
+    assert f"steps are running for #{issue}: migrate when they are done" in refused.stderr

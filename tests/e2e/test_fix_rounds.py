@@ -199,3 +199,26 @@ def test_a_crash_after_the_reply_was_posted_never_doubles_it(world: World) -> No
     [bodies] = replies(world, pr).values()
     assert len(bodies) == 1
     assert record(world, issue)["state"] == "pr-open"
+
+
+def test_a_failed_check_of_other_ci_starts_a_round_with_its_annotations(world: World) -> None:
+    gh = world.github
+    issue, pr = opened(world)
+    notes = [
+        {
+            "path": APP,
+            "start_line": 2,
+            "end_line": 2,
+            "annotation_level": "failure",
+            "message": "greet() must end with '!'",
+        }
+    ]
+    event = gh.check_run_event(pr, summary="1 problem", annotations=notes, app="ci-app")
+    checked = world.step(event)
+    assert checked.code == 0, checked.stdout + checked.stderr
+    assert "fix round 1: pushed" in checked.stdout
+    prompt = json.dumps(world.model.requests[-1]["messages"])
+    assert "greet() must end with" in prompt and "1 problem" in prompt
+    assert record(world, issue)["ci_rounds"] == 1
+    actions = gh.check_run_event(pr, app="github-actions")  # Actions' own: via workflow_run
+    assert "through their workflow_run" in world.step(actions).stdout

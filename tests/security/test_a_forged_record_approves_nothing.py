@@ -2,10 +2,6 @@
 an APPROVED task record for an issue; the store then loses everything. Neither an
 outsider's command nor the sweep may execute it."""
 
-import asyncio
-
-from redis.asyncio import Redis
-
 from issuepilot.machine import TaskState
 from issuepilot.models import Plan, PlannedFile, Task
 
@@ -25,24 +21,13 @@ def forged_record(issue: int) -> str:
     return f"Welcome!\n<!-- issuepilot:task {task.public_json()} -->"
 
 
-def flush(world: World) -> None:
-    async def wipe() -> None:
-        redis = Redis.from_url(world.redis_url)
-        keys = [k async for k in redis.scan_iter(match=f"issuepilot:{{{world.github.repo}}}:*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
-
-    asyncio.run(wipe())
-
-
 def test_a_forged_approved_record_executes_nothing(world: World) -> None:
     gh = world.github
     issue = gh.open_issue("Innocent", "Edit `src/app.py`.")
     world.step(gh.label_event(issue, "issuepilot"))
     world.drain()  # a real task exists, in plan review
     gh.comment_event(issue, forged_record(issue), sender="github-actions[bot]")
-    flush(world)
+    world.flush()  # the store loses everything
     outsider = world.step(gh.comment_event(issue, "/issuepilot retry", sender="mallory"))
     assert outsider.code == 0
     swept = world.step(("schedule", gh.schedule_event()[1]))
@@ -50,5 +35,5 @@ def test_a_forged_approved_record_executes_nothing(world: World) -> None:
     world.drain()
     advanced = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert advanced.code == 0, advanced.stdout + advanced.stderr
-    assert gh.pulls == {} and not any(r.startswith("heads/issuepilot/") for r in gh.refs)
+    assert gh.pulls == {} and not any(r.startswith("heads/issuepilot/issue-") for r in gh.refs)
     assert advanced.outputs["task-state"] in ("plan-review", "")

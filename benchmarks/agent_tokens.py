@@ -21,15 +21,14 @@ import json
 import re
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from issuepilot.agents.base import IssueText
 from issuepilot.agents.openai import OpenAIAgent
 from issuepilot.agents.tools import ToolBox
+from issuepilot.demo import checkout
 from issuepilot.models import Plan, PlannedFile
 from issuepilot.testing.fake_llm import FILE_BLOCK, Answer, Calls, FakeLLM, Messages
 from issuepilot.workspace import CheckoutWorkspace
@@ -136,23 +135,12 @@ def tokens_written(requests: list[dict[str, Any]]) -> int:
     return written // 4
 
 
-def checkout(files: dict[str, str]) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="issuepilot-bench-"))
-    for path, text in files.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    git = ["git", "-c", "user.name=b", "-c", "user.email=b@b"]
-    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
-    subprocess.run([*git, "add", "."], cwd=root, check=True)
-    subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
-    return root
-
-
 async def run(case: Case, mode: str) -> tuple[list[dict[str, Any]], str, float, int, float]:
     """One execution: (requests, final answer, wall s, turns, model s)."""
     with FakeLLM(reply=scripted(case)) as model:
         agent = OpenAIAgent("bench", model.url, "key", timeout_s=30, mode=mode)
         root = checkout(case.files)
+        assert root is not None, "the benchmark needs git"
         tools = ToolBox(CheckoutWorkspace(root), "execute")
         issue = IssueText(1, case.name, "")
         started = time.perf_counter()

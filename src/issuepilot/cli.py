@@ -272,6 +272,20 @@ def _step(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_settings(args: argparse.Namespace) -> Settings:
+    """What `status` and `migrate` need to open a repository's store: the repository, the
+    Redis URL (flag or input) and the GitHub token and API (the ledger's way in)."""
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo:
+        raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
+    return Settings(
+        repo=repo,
+        token=SecretStr(env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")),
+        redis_url=SecretStr(args.redis_url or env_input("redis-url")),
+        api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+    )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The live tasks of one repository, from its store (Redis, or the repository's own
     ledger when no Redis URL is given); exit 2 when it cannot be read."""
@@ -281,18 +295,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .overview import as_json, as_table, rows
     from .wiring import open_store
 
-    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
-    if "/" not in repo:
-        raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
-    url = args.redis_url or env_input("redis-url")
-    token = env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")
-    if not url and not token:
+    config = store_settings(args)
+    if not config.redis_url.get_secret_value() and not config.token.get_secret_value():
         raise InputError("no store: pass --redis-url, or set GITHUB_TOKEN to read the ledger")
-    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    config = Settings(repo=repo, token=SecretStr(token), redis_url=SecretStr(url), api_url=api)
 
     async def read() -> str:
-        gh = GitHub(repo, token, api)
+        gh = GitHub(config.repo, config.token.get_secret_value(), config.api_url)
         try:
             async with open_store(config, gh) as (store, locks):
                 found = await rows(store, locks, time.time())
@@ -314,22 +322,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .migrate import migrate
     from .wiring import open_store
 
-    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
-    if "/" not in repo:
-        raise InputError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY")
-    url = args.redis_url or env_input("redis-url")
-    token = env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")
-    if not url or not token:
+    redis = store_settings(args)
+    if not redis.redis_url.get_secret_value() or not redis.token.get_secret_value():
         raise InputError("migrate needs both stores: a Redis URL and a GitHub token")
-    api = os.environ.get("GITHUB_API_URL", "https://api.github.com")
     named = Path(os.environ.get("GITHUB_WORKSPACE") or ".") / DEFAULT_CONFIG_PATH
     config = load_config(named if named.exists() else None)
-    redis = Settings(repo=repo, token=SecretStr(token), redis_url=SecretStr(url), api_url=api)
     ledger = redis.model_copy(update={"redis_url": SecretStr("")})
     source, target = (ledger, redis) if args.to == "redis" else (redis, ledger)
 
     async def move() -> str:
-        gh = GitHub(repo, token, api)
+        gh = GitHub(redis.repo, redis.token.get_secret_value(), redis.api_url)
         try:
             async with (
                 open_store(source, gh) as (source_store, _),

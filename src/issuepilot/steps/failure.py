@@ -7,13 +7,20 @@ from .context import Context
 from .transition import transition
 
 
-async def fail(ctx: Context, task: Task, exc: IssuePilotError) -> None:
-    """Record the failure; best effort, since the original error is what must surface.
+async def fail(
+    ctx: Context,
+    task: Task,
+    exc: IssuePilotError,
+    move: Move = Move.FAIL,
+    note: str = "step failed",
+) -> None:
+    """Record the failure (`move`: FAIL, or ROUND_FAILED for a fix round, whose pull request
+    stays as it was); best effort, since the original error is what must surface.
 
     If another run moved the task meanwhile (a cancel, say), the error was most likely
     that move's doing: the run stops as superseded, not as failed."""
     try:
-        await transition(ctx, task, Move.FAIL, note="step failed", error=str(exc))
+        await transition(ctx, task, move, note=note, error=str(exc))
     except Superseded:
         raise
     except IssuePilotError as second:

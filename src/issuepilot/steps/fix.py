@@ -17,7 +17,7 @@ still moves only by fast-forward (no force push, ever).
 from dataclasses import dataclass
 
 from ..agents.base import Agent
-from ..errors import IssuePilotError, ModelError, Superseded
+from ..errors import IssuePilotError, ModelError
 from ..events import Action
 from ..git import git
 from ..github.commits import commit_on
@@ -30,6 +30,7 @@ from ..models import Plan, PlannedFile, Task
 from ..workspace import ApiWorkspace, CheckoutWorkspace, Workspace
 from .change import Written, write_change
 from .context import Context, Outcome, update
+from .failure import fail
 from .feedback import Feedback, gather
 from .mirror import publish
 from .recover import recover
@@ -91,7 +92,7 @@ async def fix(ctx: Context, task: Task) -> Outcome:
         lease = await _hold(ctx, task)
         head, written = await _round(ctx, working, pull, feedback, rebase, agent, lease)
     except IssuePilotError as exc:
-        await _give_up(ctx, ctx.spent(working, agent), exc)
+        await fail(ctx, ctx.spent(working, agent), exc, Move.ROUND_FAILED, "fix round failed")
         raise
     await ctx.locks.extend(written.lease, config.pr_lease_s)
     await _answer(ctx, working, feedback, written, head)
@@ -220,16 +221,6 @@ async def _conflicts(ctx: Context, task: Task, pull: Pull, paths: list[str]) -> 
         mine = await ctx.gh.get_file(path, pull.head.sha)
         parts.append(f"The pull request's version of {path}:\n```\n{mine or '(deleted)'}\n```")
     return "\n\n".join(parts)
-
-
-async def _give_up(ctx: Context, task: Task, exc: IssuePilotError) -> None:
-    """The round failed: back to PR_OPEN with the error shown, the PR as it was."""
-    try:
-        await transition(ctx, task, Move.ROUND_FAILED, note="fix round failed", error=str(exc))
-    except Superseded:
-        raise
-    except IssuePilotError as second:
-        ctx.say(f"#{task.issue}: could not record the failed round: {second}")
 
 
 async def _answer(

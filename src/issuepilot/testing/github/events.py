@@ -94,21 +94,7 @@ class Activity(RepoState):
         made at main's head if it does not exist)."""
         with self.lock:
             self.refs.setdefault(f"heads/{branch}", self.refs["heads/main"])
-            number = self.next_number()
-            self.pulls[number] = {
-                "number": number,
-                "title": title,
-                "body": body,
-                "head": branch,
-                "base": "main",
-                "state": "open",
-                "merged": False,
-                "draft": False,
-                "user": user,
-                "updated_at": self.tick(),
-            }
-            self.issues[number] = Issue(number, title, body, user, is_pull=True)
-            return number
+            return self.add_pull(branch, "main", title, body, user)
 
     def merge_pull(self, number: int, merged: bool = True, sender: str = "octocat") -> Event:
         """Merge (or just close) a pull request: `pull_request` closed."""

@@ -153,6 +153,26 @@ class RepoState(GitObjects):
         """Issues and pull requests share one sequence of numbers, as on GitHub."""
         return max([*self.issues, *self.pulls, 0]) + 1
 
+    def add_pull(
+        self, head: str, base: str, title: str, body: str, user: str, draft: bool = False
+    ) -> int:
+        """An open pull request from branch `head` into `base`, and its issue; its number."""
+        number = self.next_number()
+        self.pulls[number] = {
+            "number": number,
+            "title": title,
+            "body": body,
+            "head": head,
+            "base": base,
+            "state": "open",
+            "merged": False,
+            "draft": draft,
+            "user": user,
+            "updated_at": self.tick(),
+        }
+        self.issues[number] = Issue(number, title, body, user, is_pull=True)
+        return number
+
     def ensure_label(self, name: str) -> None:
         self.labels.setdefault(name, {"color": "ededed", "description": ""})
 

@@ -5,7 +5,7 @@ https://docs.github.com/en/rest/pulls"""
 from typing import Any
 
 from .. import reviews
-from ..state import Issue, RepoState
+from ..state import RepoState
 from .base import REPO, Answer, ApiError, Call, Route, page, validation_failed
 
 
@@ -48,20 +48,8 @@ def create_pull(repo: RepoState, call: Call) -> Answer:
     if any(p["head"] == head and p["state"] == "open" for p in repo.pulls.values()):
         message = f"A pull request already exists for {repo.owner}:{head}."
         raise validation_failed("PullRequest", "custom", message=message)
-    number = repo.next_number()
-    repo.pulls[number] = {
-        "number": number,
-        "title": title,
-        "body": body,
-        "head": head,
-        "base": call.body["base"],
-        "state": "open",
-        "merged": False,
-        "draft": bool(call.body.get("draft", False)),
-        "user": call.user,
-        "updated_at": repo.tick(),
-    }
-    repo.issues[number] = Issue(number, title, body, call.user, is_pull=True)
+    draft = bool(call.body.get("draft", False))
+    number = repo.add_pull(head, call.body["base"], title, body, call.user, draft)
     return Answer(201, repo.pull_json(repo.pulls[number]))
 
 

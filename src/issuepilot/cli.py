@@ -321,9 +321,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")
-    return run_demo(
-        args.redis_url or os.environ.get("REDIS_URL") or None, Path(log) if log else None
-    )
+    if args.redis_url and args.store != "redis":
+        raise InputError("--redis-url goes with --store redis")
+    redis_url = args.redis_url or os.environ.get("REDIS_URL") or None
+    return run_demo(args.store, redis_url, Path(log) if log else None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

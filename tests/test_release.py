@@ -196,3 +196,21 @@ def test_dependabot_watches_the_pinned_actions_and_the_python_dependencies() -> 
     config = load(ROOT / ".github" / "dependabot.yml")
     watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
     assert watched == {("github-actions", "/"), ("pip", "/")}
+
+
+def test_the_version_is_read_from_pyproject_where_the_package_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The action puts the source tree on the path without installing it."""
+
+    def not_installed(name: str) -> None:
+        raise release.metadata.PackageNotFoundError(name)
+
+    installed = (release.version(), release.repository())
+    monkeypatch.setattr(release.metadata, "metadata", not_installed)
+    release._project.cache_clear()
+    try:
+        assert (release.version(), release.repository()) == installed
+    finally:
+        monkeypatch.undo()
+        release._project.cache_clear()

@@ -30,7 +30,7 @@ async def test_init_writes_the_workflow_pinned_to_the_release(tmp_path: Path) ->
     assert "Allow GitHub Actions to create and approve pull requests" in said[-1]
 
 
-async def test_the_default_ref_is_the_installed_versions_tag(tmp_path: Path) -> None:
+def test_the_default_ref_is_the_installed_versions_tag() -> None:
     # What `issuepilot init` without --ref pins: the tag of the installed package.
     assert release.tag() == f"v{release.version()}"
     assert release.workflow_ref().endswith(f"@v{release.version()}")

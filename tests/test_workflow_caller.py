@@ -75,3 +75,10 @@ def test_the_caller_grants_what_the_called_job_asks_for() -> None:
 def test_the_reusable_workflow_runs_the_action_of_its_own_release() -> None:
     [action] = [s["uses"] for s in JOB["steps"] if s["uses"].startswith(release.repository())]
     assert action == release.action_ref(), "bump the action's tag with the version"
+
+
+def test_the_readme_lists_every_input_and_secret_of_the_reusable_workflow() -> None:
+    readme = (WORKFLOWS.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use it in a repository", 1)[1].split("\n## ", 1)[0]
+    for name in [*DECLARED["inputs"], *DECLARED["secrets"]]:
+        assert f"`{name}`" in section, f"README: say what {name} does"

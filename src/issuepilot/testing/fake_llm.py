@@ -6,7 +6,15 @@ error status. Once the script is used up, or when none is given, `reply` answers
 default a plan that touches the files the issue names, and a change that appends a line
 to each planned file, as one JSON answer or, when the request offers tools, through them
 (read the files, write them, finish). `no_tools=True` makes it refuse requests with
-tools, as endpoints without function calling do. Requests are kept in `requests`.
+tools, as endpoints without function calling do.
+
+A request with `"stream": true` is answered as the API streams: server-sent
+`chat.completion.chunk` events (text and tool calls in pieces), the usage in a last chunk
+when `stream_options.include_usage` asks for it, then `data: [DONE]`. Each answer's usage
+is counted from the request and the answer (about four characters a token; the part of the
+prompt an earlier request already sent shows as cached), and kept in `usages`. Requests are
+kept in `requests`, their headers in `headers`; any other route is answered 404 and kept
+in `unknown`.
 """
 
 import json
@@ -23,6 +31,7 @@ FILE_BLOCK = re.compile(r"^=== FILE (\S+) ===\n(.*?)\n=== END FILE ===$", re.DOT
 PATH_IN_TEXT = re.compile(r"`([\w./-]+\.\w+)`")
 NUMBERED = re.compile(r"^ *\d+  (.*)$")
 APPENDED = "\n\nUpdated by IssuePilot.\n"
+SSE = "text/event-stream; charset=utf-8"
 
 
 @dataclass
@@ -110,6 +119,9 @@ class FakeLLM(JsonServer):
     reply: Reply = default_reply
     no_tools: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    usages: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         JsonServer.__init__(self)
@@ -130,22 +142,45 @@ class FakeLLM(JsonServer):
         if isinstance(answer, Calls):
             message = {"role": "assistant", "content": answer.content, "tool_calls": []}
             for name, arguments in answer.calls:
-                self._calls += 1
+                with self._lock:
+                    self._calls += 1
+                    number = self._calls
                 message["tool_calls"].append(
                     {
-                        "id": f"call_{self._calls}",
+                        "id": f"call_{number}",
                         "type": "function",
                         "function": {"name": name, "arguments": json.dumps(arguments)},
                     }
                 )
         reason = "tool_calls" if message.get("tool_calls") else "stop"
+        with self._lock:
+            usage = self._usage(request, message)
+            self.usages.append(usage)
+            number = len(self.requests)
         return 200, {
-            "id": f"chatcmpl-{len(self.requests)}",
+            "id": f"chatcmpl-{number}",
             "object": "chat.completion",
             "created": 0,
             "model": request.get("model", "fake"),
             "choices": [{"index": 0, "message": message, "finish_reason": reason}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+            "usage": usage,
+        }
+
+    def _usage(self, request: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+        """Tokens as a real endpoint counts them, about four characters each. The prompt an
+        earlier request began the same conversation with is a cache hit."""
+        prompt = tokens(json.dumps([request.get("messages"), request.get("tools")]))
+        completion = tokens(json.dumps(message))
+        cached = 0  # the longest conversation this one continues
+        for earlier in self.requests:
+            before = earlier.get("messages") or []
+            if earlier is not request and before == request["messages"][: len(before)]:
+                cached = max(cached, tokens(json.dumps([before, earlier.get("tools")])))
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": min(cached, prompt)},
         }
 
     @property
@@ -155,7 +190,51 @@ class FakeLLM(JsonServer):
     def respond(
         self, method: str, target: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            self.headers.append(headers)
         if method == "POST" and target.rstrip("/").endswith("/chat/completions"):
-            status, reply = self.answer(json.loads(body))
+            request = json.loads(body)
+            status, reply = self.answer(request)
+            if status == 200 and request.get("stream"):
+                include_usage = (request.get("stream_options") or {}).get("include_usage")
+                return status, sse(reply, bool(include_usage)), {"Content-Type": SSE}
             return status, reply, {}
+        with self._lock:
+            self.unknown.append((method, target))
         return 404, {"error": {"message": f"unknown route {method} {target}"}}, {}
+
+
+def tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def sse(completion: dict[str, Any], include_usage: bool) -> bytes:
+    """A completion as the API streams it: the role, the text and each tool call's
+    arguments in small pieces, the finish reason, the usage last if asked for."""
+    [choice] = completion["choices"]
+    message = choice["message"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": piece} for piece in pieces(message.get("content") or "")]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call["function"]
+        head = {"index": index, "id": call["id"], "type": "function"}
+        deltas.append({"tool_calls": [{**head, "function": {"name": function["name"]}}]})
+        for piece in pieces(function["arguments"]):
+            deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    head = {k: completion[k] for k in ("id", "created", "model")}
+    head["object"] = "chat.completion.chunk"
+    extra = {"usage": None} if include_usage else {}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": d, "finish_reason": None}], **extra}
+        for d in deltas
+    ]
+    last = {"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}
+    chunks.append({**head, "choices": [last], **extra})
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": completion["usage"]})
+    events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+    return "".join(events).encode()
+
+
+def pieces(text: str, size: int = 24) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]

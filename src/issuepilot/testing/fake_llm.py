@@ -136,7 +136,9 @@ class FakeLLM(JsonServer):
                 return 400, {"error": {"message": "tools are not supported by this model"}}
             item = self.script.pop(0) if self.script else None
         if isinstance(item, int):
-            return item, {"error": {"message": f"scripted error {item}", "type": "server_error"}}
+            # As real endpoints do, the error names a page about it (here, on the fake).
+            text = f"scripted error {item}: see {self.origin}/docs/errors"
+            return item, {"error": {"message": text, "type": "server_error"}}
         answer = item if item is not None else self.reply(request["messages"], tools)
         message: dict[str, Any] = {"role": "assistant", "content": answer}
         if isinstance(answer, Calls):
@@ -192,7 +194,7 @@ class FakeLLM(JsonServer):
     ) -> tuple[int, Any, dict[str, str]]:
         with self._lock:
             self.headers.append(headers)
-        if method == "POST" and target.rstrip("/").endswith("/chat/completions"):
+        if method == "POST" and target.split("?")[0] == "/v1/chat/completions":
             request = json.loads(body)
             status, reply = self.answer(request)
             if status == 200 and request.get("stream"):

@@ -2,7 +2,8 @@
 
 from .aider import Aider
 from .base import Install, Invocation, Preset, Report, Role
+from .opencode import OpenCode
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (Aider(),)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (Aider(), OpenCode())}
 
 __all__ = ["PRESETS", "Install", "Invocation", "Preset", "Report", "Role"]

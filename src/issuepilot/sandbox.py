@@ -318,10 +318,12 @@ class UserSandbox(Sandbox):
             os.chmod(path, mode & stat.S_IRWXU)
 
     def _traversable(self, path: Path) -> None:
-        """Let other users pass through `path` (not list it) to reach the workspace."""
+        """Let other users pass through `path` (not list it) to reach the workspace. Left so
+        when the sandbox closes: another run's sandbox may still need to pass (two jobs
+        whose checkouts share a parent), and passing names nothing it could not reach while
+        a sandbox is open anyway."""
         mode = path.stat().st_mode
         if not mode & stat.S_IXOTH:
-            self.modes.setdefault(path, stat.S_IMODE(mode))
             os.chmod(path, stat.S_IMODE(mode) | stat.S_IXOTH)
 
     async def _restore(self) -> None:

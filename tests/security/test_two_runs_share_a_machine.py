@@ -109,3 +109,16 @@ async def test_a_killed_runs_user_is_removed_by_the_next_sandbox(tmp_path: Path)
 
 def alive(uid: int) -> bool:
     return subprocess.run(["pgrep", "-U", str(uid)], capture_output=True).returncode == 0
+
+
+async def test_one_sandbox_closing_leaves_the_other_its_way_to_its_checkout(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "work"  # the checkouts' common parent, closed to other users
+    shared.mkdir(mode=0o700)
+    a, b = workspace(shared, "a"), workspace(shared, "b")
+    first = await UserSandbox(b, {}).__aenter__()  # B opens first, A next; B ends first
+    async with UserSandbox(a, {}) as box_a:
+        await first.__aexit__(None, None, None)
+        ran = await box_a.run(f"cat {a}/private.txt", ENV, timeout=60, cap=4096)
+    assert ran.code == 0 and "only a may read this" in ran.output, ran.output

@@ -90,9 +90,10 @@ def test_a_streamed_reply_adds_up_to_the_message_it_stands_for() -> None:
 
 
 def test_text_ends_the_turn_and_an_exhausted_script_says_done() -> None:
-    fake = FakeAnthropic(script=["Fixed."])
-    first, then = post(fake, REQUEST).json(), post(fake, REQUEST).json()
+    fake = FakeAnthropic(script=["Fixed.", lambda request: f"Asked of {request['model']}."])
+    first, second, then = (post(fake, REQUEST).json() for _ in range(3))
     assert first["content"] == [{"type": "text", "text": "Fixed."}]
+    assert second["content"] == [{"type": "text", "text": "Asked of claude-x."}]
     assert first["stop_reason"] == then["stop_reason"] == "end_turn"
     assert then["content"][0]["text"] == "Done."
 

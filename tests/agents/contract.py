@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from issuepilot.agents.command import agent_env
+from issuepilot.agents.install import cache_dir, installed
 from issuepilot.agents.presets import Invocation, Preset, Report, Role
 from issuepilot.sandbox import UserSandbox
 
 from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
 
-CACHE = Path(os.environ.get("ISSUEPILOT_AGENT_CACHE", "/opt/issuepilot-agents"))
+CACHE = cache_dir(dict(os.environ))
 PROMPT = "Fix add() in app.py. Do not commit.\n"
 # What else a runner's environment holds: none of it may reach the model's endpoint.
 DECOYS = {
@@ -32,18 +33,13 @@ DECOYS = {
 }
 
 
-def cli(preset: Preset) -> Path:
-    """Where the command backend finds the preset's pinned CLI."""
-    folder = CACHE / f"{preset.name}-{preset.install.version}"
-    return Path(preset.install.command_in(str(folder)))
-
-
 def cannot_run(preset: Preset) -> str:
-    """Why the preset's CLI cannot be run here, or ""."""
+    """Why the preset's CLI cannot be run here, or "" (`issuepilot agents install` puts it
+    where the command backend finds it)."""
     if why := can_sandbox():
         return why
-    if not os.access(cli(preset), os.X_OK):
-        return f"{preset.title} {preset.install.version} is not installed at {cli(preset)}"
+    if installed(CACHE, preset) is None:
+        return f"{preset.title} {preset.install.version} is not installed in {CACHE}"
     return ""
 
 
@@ -133,9 +129,11 @@ async def run_preset(
         **{name: proxy.url for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy")},
         "NO_PROXY": "127.0.0.1",
     }
+    found = installed(CACHE, preset)
+    assert found is not None
     planned = Invocation(
         role=role,
-        binary=str(cli(preset)),
+        binary=found.command,
         prompt_file=str(files / "prompt.md"),
         plan_file=str(checkout / ".issuepilot-plan.json"),
         output_file=str(files / "output.jsonl"),
@@ -151,10 +149,11 @@ async def run_preset(
             env = {
                 **agent_env(runner_env, []),
                 **preset.env(run),
-                "PROMPT_FILE": run.prompt_file,
-                "OUTPUT_FILE": run.output_file,
+                "ISSUEPILOT_PROMPT_FILE": run.prompt_file,
+                "ISSUEPILOT_OUTPUT_FILE": run.output_file,
             }
-            command = shlex.join(preset.argv(run)) + ' < "$PROMPT_FILE" > "$OUTPUT_FILE"'
+            command = shlex.join(preset.argv(run)) + ' < "$ISSUEPILOT_PROMPT_FILE"'
+            command += ' > "$ISSUEPILOT_OUTPUT_FILE"'
             ran = await box.run(command, env, timeout=120, cap=20_000)
         output = (files / "output.jsonl").read_text()
     finally:

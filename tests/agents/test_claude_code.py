@@ -110,8 +110,8 @@ def test_a_run_killed_before_its_result_still_counts_the_calls_it_made() -> None
     report = PRESET.report("\n".join(lines[:-1]) + "\n")
     assert report.turns == 3
     assert report.tokens == 3 * (1200 + 3000 + 9000 + 1)  # output as each call started
-    assert report.failed == "Claude Code ended without its result"
-    assert PRESET.report("").failed == "Claude Code ended without its result"
+    assert not report.failed  # the timeout or the exit code says why
+    assert PRESET.report("") == Report()
 
 
 # The real CLI, as the command backend runs it (tests/agents/contract.py).

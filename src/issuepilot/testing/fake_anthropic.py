@@ -3,7 +3,8 @@
 `FakeAnthropic(script)` answers each `POST /v1/messages` with the next item of `script`: a
 string is a text reply; a `Calls` (the fake model's vocabulary, `fake_llm.Calls`) is a reply
 of `tool_use` blocks, its `content` a text block before them; an int is an HTTP error
-status. Once the script is used up it answers "Done.". A request with `"stream": true` is
+status; a function makes the reply from the request's body. Once the script is used up it
+answers "Done.". A request with `"stream": true` is
 answered with server-sent events as the real API streams them (`message_start`,
 `content_block_start`, `ping`, `content_block_delta` with `text_delta` or
 `input_json_delta` fragments, `content_block_stop`, `message_delta` with the stop reason
@@ -19,6 +20,7 @@ The format: https://docs.anthropic.com/en/docs/build-with-claude/streaming
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,9 @@ ERROR_TYPES = {
     429: "rate_limit_error",
     529: "overloaded_error",
 }
+
+
+Step = Answer | int | Callable[[dict[str, Any]], Answer]
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class Request:
 
 @dataclass
 class FakeAnthropic(JsonServer):
-    script: list[Answer | int] = field(default_factory=list)
+    script: list[Step] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     requests: list[Request] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
@@ -109,7 +114,7 @@ class FakeAnthropic(JsonServer):
         if isinstance(item, int):
             kind = ERROR_TYPES.get(item, "api_error")
             return item, error(kind, f"scripted error {item}"), {"request-id": f"req_{number}"}
-        blocks = content_blocks(item, number)
+        blocks = content_blocks(item(request) if callable(item) else item, number)
         model = str(request.get("model", "claude-fake"))
         extra = {"request-id": f"req_{number:024d}"}
         if request.get("stream"):
@@ -200,4 +205,4 @@ def error(kind: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-__all__ = ["Calls", "FakeAnthropic", "Request", "Usage"]
+__all__ = ["Calls", "FakeAnthropic", "Request", "Step", "Usage"]

@@ -95,9 +95,9 @@ class ClaudeCode(Preset):
         registry="npm", package="@anthropic-ai/claude-code", version="2.1.332", binary="claude"
     )
     keys = ("ANTHROPIC_API_KEY",)
-    # Its project state (`settings.local.json`, worktrees); it refuses to write there itself
-    # in this mode, so nothing untracked under `.claude/` is ever the change.
-    leftovers = (".claude/**",)
+    # Its project state (`settings.local.json`, worktrees): in this mode it refuses to write
+    # under `.claude/` itself, so nothing new there is ever the change.
+    leftovers = (".claude/",)
 
     def argv(self, run: Invocation) -> list[str]:
         argv = [
@@ -135,12 +135,8 @@ class ClaudeCode(Preset):
         events = json_lines(output)
         calls = model_calls(events)
         result = last_result(events)
-        if result is None:  # killed or crashed: what its streamed messages say
-            return Report(
-                turns=len(calls),
-                tokens=sum(tokens.total() for tokens in calls.values()),
-                failed="Claude Code ended without its result",
-            )
+        if result is None:  # killed or crashed (its exit says why): the calls it streamed
+            return Report(turns=len(calls), tokens=sum(t.total() for t in calls.values()))
         return Report(
             turns=len(calls),
             tokens=result.tokens(),

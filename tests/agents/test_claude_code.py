@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from issuepilot.agents.command import drop_leftovers
 from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
 from issuepilot.testing.fake_anthropic import Calls, FakeAnthropic
 
@@ -119,6 +120,15 @@ def test_a_run_killed_before_its_result_still_counts_the_calls_it_made() -> None
 story = pytest.mark.story
 installed = pytest.mark.skipif(bool(cannot_run(PRESET)), reason=cannot_run(PRESET) or "ok")
 checkout = pytest.fixture(tiny_repository, name="checkout")
+
+
+async def test_what_it_keeps_under_claude_never_joins_the_change(checkout: Path) -> None:
+    (checkout / ".claude" / "worktrees").mkdir(parents=True)
+    (checkout / ".claude" / "settings.local.json").write_text("{}")
+    (checkout / ".claude" / "worktrees" / "a").write_text("x")
+    (checkout / "new.py").write_text("x = 1\n")
+    await drop_leftovers(checkout, PRESET.leftovers)
+    assert everything_changed(checkout) == "?? new.py\n"
 
 
 async def run_cli(checkout: Path, role: Role, fake: FakeAnthropic) -> Ran:

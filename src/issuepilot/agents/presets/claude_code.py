@@ -20,8 +20,8 @@ A headless run is `claude --print` with the prompt on stdin and JSON lines on st
   `Edit(...)` rule, which governs every tool that writes a file).
 
 `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC` stops every request but the model's (without it
-the CLI opens `HEAD /api/hello` on the endpoint and sends telemetry to api.anthropic.com);
-the narrower switches are set too, in case a later version splits them off.
+the CLI sends telemetry to api.anthropic.com, and may send `HEAD /api/hello` to the
+endpoint); the narrower switches are set too, in case a later version splits them off.
 """
 
 import posixpath

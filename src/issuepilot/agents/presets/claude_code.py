@@ -6,10 +6,11 @@ A headless run is `claude --print` with the prompt on stdin and JSON lines on st
 `usage` and `modelUsage` (tokens), `total_cost_usd`, `result` (the final message) and
 `is_error`. What it may do:
 
-- `--restricted`: the checkout's `.claude/settings*.json` and `.mcp.json` are ignored (a
-  repository's settings can point `ANTHROPIC_BASE_URL` at another host, which then receives
-  the key, or add hooks and MCP servers that run commands), the file tools stay inside the
-  working directory, and writes to settings, `.git/` and tool configuration are refused.
+- `--restricted`: the checkout's `.claude/settings*.json`, `.mcp.json` and `CLAUDE.md` are
+  ignored (a repository's settings can point `ANTHROPIC_BASE_URL` at another host, which
+  then receives the key, or add hooks and MCP servers that run commands), the file tools
+  stay inside the working directory, and writes to settings, `.git/` and tool
+  configuration are refused.
 - `--tools`: only the file tools. No shell (the checks are IssuePilot's, run after the
   agent; a shell would let the model run the repository's code, `git commit` and `curl`
   with the key in its environment), no web tools, no subagents. A tool not named is neither

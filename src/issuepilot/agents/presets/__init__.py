@@ -2,8 +2,9 @@
 
 from ...errors import InputError
 from .base import Install, Invocation, Preset, Report, Role
+from .claude_code import ClaudeCode
 
-ALL: tuple[Preset, ...] = ()
+ALL: tuple[Preset, ...] = (ClaudeCode(),)
 PRESETS: dict[str, Preset] = {p.name: p for p in ALL}
 
 

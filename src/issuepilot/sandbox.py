@@ -23,6 +23,8 @@ Root runs the privileged parts directly; any other user through passwordless `su
 """
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import pwd
 import re
@@ -34,7 +36,8 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -94,7 +97,7 @@ class Sandbox:
         self.home: Path | None = None
 
     async def __aenter__(self) -> Self:
-        self.home = self._make_home()
+        self._fill_home()
         return self
 
     async def __aexit__(
@@ -105,13 +108,19 @@ class Sandbox:
         finally:
             self._drop_home()
 
-    def _make_home(self) -> Path:
-        home = Path(tempfile.mkdtemp(prefix="issuepilot-home-"))
+    @property
+    def home_folder(self) -> Path:
+        """The home folder on this machine, made on first use (before entering, so that
+        what goes into it may name it)."""
+        if self.home is None:
+            self.home = Path(tempfile.mkdtemp(prefix="issuepilot-home-"))
+        return self.home
+
+    def _fill_home(self) -> None:
         for name, text in self.home_files.items():
-            path = home / name
+            path = self.home_folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        return home
 
     def _drop_home(self) -> None:
         if self.home is not None:
@@ -121,8 +130,7 @@ class Sandbox:
     @property
     def home_path(self) -> str:
         """The home folder as the sandboxed command sees it."""
-        assert self.home is not None, "the sandbox is not open"
-        return str(self.home)
+        return str(self.home_folder)
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
         return ["env", f"HOME={self.home_path}", "bash", "-c", command]
@@ -130,6 +138,11 @@ class Sandbox:
     def visible(self, path: Path) -> str:
         """Where the sandboxed command finds `path` (inside the workspace or the home)."""
         return str(path)
+
+    @property
+    def workdir(self) -> str:
+        """The workspace as the sandboxed command sees it (its working directory)."""
+        return str(self.workspace)
 
     async def kill_all(self) -> None:
         """Kill what the commands left behind; as IssuePilot's own user, only their process
@@ -205,8 +218,8 @@ class UserSandbox(Sandbox):
                 self._traversable(parent)
             self._private(self.workspace)  # another run's user cannot even look inside
             await self._hand_over(self.workspace)
-            self.home = self._make_home()
-            await self._hand_over(self.home)
+            self._fill_home()
+            await self._hand_over(self.home_folder)
         except BaseException:
             await self._leave()
             raise
@@ -224,7 +237,7 @@ class UserSandbox(Sandbox):
             await self._restore()
             self._drop_home()
             if self.account is not None:
-                await remove_user(self.admin, self.user, self.account.pw_uid)
+                await remove_user(self.admin, self.user)
 
     async def _hand_over(self, path: Path) -> None:
         """Give `path` (recursively) to the sandbox user until the sandbox closes."""
@@ -308,10 +321,12 @@ class UserSandbox(Sandbox):
             os.chmod(path, mode & stat.S_IRWXU)
 
     def _traversable(self, path: Path) -> None:
-        """Let other users pass through `path` (not list it) to reach the workspace."""
+        """Let other users pass through `path` (not list it) to reach the workspace. Left so
+        when the sandbox closes: another run's sandbox may still need to pass (two jobs
+        whose checkouts share a parent), and passing names nothing it could not reach while
+        a sandbox is open anyway."""
         mode = path.stat().st_mode
         if not mode & stat.S_IXOTH:
-            self.modes.setdefault(path, stat.S_IMODE(mode))
             os.chmod(path, stat.S_IMODE(mode) | stat.S_IXOTH)
 
     async def _restore(self) -> None:
@@ -355,16 +370,43 @@ async def kill_user(prefix: Sequence[str], uid: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def remove_user(prefix: Sequence[str], name: str, uid: int) -> None:
+async def remove_user(prefix: Sequence[str], name: str) -> None:
     """Delete a run's user and what it left in the shared temporary folders (so that a
-    later user given the same uid inherits nothing)."""
-    await kill_user(prefix, uid)
-    folders = [f for f in SHARED_TEMP if os.path.isdir(f)]
-    await admin(prefix, "find", *folders, "-xdev", "-user", str(uid), "-delete", check=False)
-    for attempt in range(20):  # concurrent runs may hold the account files' lock
-        if await admin(prefix, "userdel", name, check=False) in (0, 6):  # 6: no such user
-            return
-        await asyncio.sleep(0.05 * (attempt + 1))
+    later user given the same uid inherits nothing).
+
+    One removal at a time on this machine, the user's uid read again under the lock: two
+    runs may both find a dead run's user to reap, and once the first has deleted it, its
+    uid may already belong to a new run's user that the second must not touch."""
+    async with _one_remover():
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            return  # removed already
+        await kill_user(prefix, uid)
+        folders = [f for f in SHARED_TEMP if os.path.isdir(f)]
+        await admin(prefix, "find", *folders, "-xdev", "-user", str(uid), "-delete", check=False)
+        for attempt in range(20):  # concurrent runs may hold the account files' lock
+            if await admin(prefix, "userdel", name, check=False) in (0, 6):  # 6: no such user
+                return
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+@asynccontextmanager
+async def _one_remover() -> AsyncIterator[None]:
+    """An exclusive lock of this machine's IssuePilot processes (of one user), in a folder
+    only that user may open: a sandboxed process cannot take it and hold up the others."""
+    folder = Path(tempfile.gettempdir()) / f"issuepilot-{os.geteuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailable(f"{folder} is not a private folder of this user: remove it")
+    fd = os.open(folder / "users.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 async def reap_orphans(prefix: Sequence[str]) -> None:
@@ -373,7 +415,7 @@ async def reap_orphans(prefix: Sequence[str]) -> None:
     for account in pwd.getpwall():
         found = USER_NAME.match(account.pw_name)
         if found and not _alive(int(found.group(1))):
-            await remove_user(prefix, account.pw_name, account.pw_uid)
+            await remove_user(prefix, account.pw_name)
 
 
 def _alive(pid: int) -> bool:
@@ -409,7 +451,6 @@ class ContainerSandbox(Sandbox):
         return self.HOME
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
-        assert self.home is not None
         owner = self.workspace.stat()
         names = [arg for key in sorted(env) if key != "PATH" for arg in ("-e", key)]
         return [
@@ -423,7 +464,7 @@ class ContainerSandbox(Sandbox):
             "-v",
             f"{self.workspace.resolve()}:/workspace",
             "-v",
-            f"{self.home}:{self.HOME}",
+            f"{self.home_folder}:{self.HOME}",
             "-e",
             f"HOME={self.HOME}",
             "-w",
@@ -434,6 +475,10 @@ class ContainerSandbox(Sandbox):
             "-c",
             command,
         ]
+
+    @property
+    def workdir(self) -> str:
+        return "/workspace"
 
     def visible(self, path: Path) -> str:
         if self.home is not None and path.is_relative_to(self.home):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.sandbox import USER_NAME, UserSandbox
+from issuepilot.sandbox import USER_NAME, UserSandbox, remove_user
 
 from .test_agent_reads_the_jobs_secrets import can_sandbox
 
@@ -98,9 +98,9 @@ async def test_a_killed_runs_user_is_removed_by_the_next_sandbox(tmp_path: Path)
     opener.stdout.close()
     assert USER_NAME.match(orphan)
     uid = pwd.getpwnam(orphan).pw_uid
+    assert alive(uid), "the run's agent is running"
     os.kill(opener.pid, signal.SIGKILL)  # the job is killed: nothing closes its sandbox
     opener.wait()
-    assert alive(uid), "the killed run left its agent running"
     async with UserSandbox(workspace(tmp_path, "next"), {}):
         pass
     assert orphan not in {p.pw_name for p in pwd.getpwall()}
@@ -109,3 +109,29 @@ async def test_a_killed_runs_user_is_removed_by_the_next_sandbox(tmp_path: Path)
 
 def alive(uid: int) -> bool:
     return subprocess.run(["pgrep", "-U", str(uid)], capture_output=True).returncode == 0
+
+
+async def test_one_sandbox_closing_leaves_the_other_its_way_to_its_checkout(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "work"  # the checkouts' common parent, closed to other users
+    shared.mkdir(mode=0o700)
+    a, b = workspace(shared, "a"), workspace(shared, "b")
+    first = await UserSandbox(b, {}).__aenter__()  # B opens first, A next; B ends first
+    async with UserSandbox(a, {}) as box_a:
+        await first.__aexit__(None, None, None)
+        ran = await box_a.run(f"cat {a}/private.txt", ENV, timeout=60, cap=4096)
+    assert ran.code == 0 and "only a may read this" in ran.output, ran.output
+
+
+async def test_reaping_a_user_that_is_gone_touches_whoever_has_its_uid_now(
+    tmp_path: Path,
+) -> None:
+    async with UserSandbox(workspace(tmp_path, "old"), {}) as old:
+        pass  # closed: its user deleted, its uid free for the next sandbox
+    async with UserSandbox(workspace(tmp_path, "new"), {}) as new:
+        slow = asyncio.create_task(new.run("sleep 2; echo alive", ENV, timeout=60, cap=4096))
+        await asyncio.sleep(0.3)
+        await remove_user(new.admin, old.user)  # a second reaper, late, with the old name
+        ran = await slow
+    assert ran.code == 0 and "alive" in ran.output

@@ -1,13 +1,16 @@
-"""Running a real agent CLI that speaks OpenAI chat completions as IssuePilot runs it: a
-sandbox user on a git checkout, the prompt on stdin, its output in a file, the runner's
-environment without credentials plus the preset's, the scripted model on loopback."""
+"""Running a real agent CLI that speaks OpenAI chat completions as the command backend
+runs it (see `contract`), with the scripted model on loopback: what the model was sent, and
+the key it came with, are in the fake's records; what the CLI asked of any other host, in
+the proxy's."""
 
 import dataclasses
 import json
 import os
 import shlex
-import subprocess
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,41 +18,21 @@ from typing import Any
 import pytest
 
 from issuepilot.agents.command import agent_env
+from issuepilot.agents.install import installed
 from issuepilot.agents.presets import Invocation, Preset, Report, Role
 from issuepilot.sandbox import UserSandbox
 from issuepilot.testing.fake_llm import FakeLLM
 
-from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
+from .contract import CACHE, DECOYS, Tattletale, cannot_run, commit_all, sh
 
-CACHE = Path(os.environ.get("ISSUEPILOT_AGENT_CACHE", "/opt/issuepilot-agents"))
 KEY = "sk-contract-key-0123456789"
-# What else a runner's environment holds: none of it may reach the model's endpoint.
-DECOYS = {
-    "GITHUB_TOKEN": "ghs_decoygithubtoken0000000000000000",
-    "ISSUEPILOT_REDIS_URL": "redis://:decoy-redis-password@127.0.0.1:6379/0",
-    "AWS_SECRET_ACCESS_KEY": "decoy-aws-secret-key",
-    "ANTHROPIC_API_KEY": "sk-ant-decoy-anthropic-key",
-}
 PLAN = {
     "summary": "Greet with a comma",
     "steps": ["Edit greet"],
     "files": [{"path": "app.py", "action": "modify", "why": "the greeting lives there"}],
     "risks": [],
 }
-PLAN_FILE = ".issuepilot-plan.json"
-
-
-def installed(preset: Preset) -> Path:
-    folder = CACHE / f"{preset.name}-{preset.install.version}"
-    return Path(preset.install.command_in(str(folder)))
-
-
-def cannot_run(preset: Preset) -> str:
-    if why := can_sandbox():
-        return why
-    if not os.access(installed(preset), os.X_OK):
-        return f"{preset.title} {preset.install.version} is not installed at {installed(preset)}"
-    return ""
+PLAN_FILE = ".issuepilot-plan-0a1b2c3d.json"
 
 
 def story(preset: Preset) -> Callable[[Any], Any]:
@@ -62,31 +45,21 @@ def story(preset: Preset) -> Callable[[Any], Any]:
     return mark
 
 
-def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def make_checkout(root: Path, files: dict[str, str]) -> Path:
+@contextmanager
+def checkout_of(files: dict[str, str]) -> Iterator[Path]:
+    """A git checkout of `files`, outside pytest's folder for root (see `contract`)."""
+    root = Path(tempfile.mkdtemp(prefix="issuepilot-contract-"))
     repo = root / "repo"
     repo.mkdir()
     for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     sh(repo, "git", "init", "-q", "-b", "main")
-    sh(repo, "git", "add", ".")
-    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
-    return repo
-
-
-def status(checkout: Path) -> str:
-    """Every change, untracked and ignored file of the checkout."""
-    return sh(checkout, "git", "status", "--porcelain", "--untracked-files=all", "--ignored")
-
-
-def diff(checkout: Path) -> str:
-    """The working tree's change, without the blob ids."""
-    lines = sh(checkout, "git", "diff").splitlines(keepends=True)
-    return "".join(line for line in lines if not line.startswith("index "))
+    commit_all(repo, "init")
+    try:
+        yield repo
+    finally:
+        shutil.rmtree(root)
 
 
 @dataclass
@@ -95,8 +68,7 @@ class Ran:
     report: Report
     output: str  # what it printed (its stdout)
     log: str  # its stderr
-    home: str  # its home folder, as it saw it
-    seconds: float
+    elsewhere: list[str]  # what it asked of any host but its endpoint
 
 
 async def run_cli(
@@ -105,47 +77,63 @@ async def run_cli(
     role: Role,
     fake: FakeLLM,
     prompt: str,
-    model: str = "gpt-4.1",
-    runner_env: dict[str, str] | None = None,
     plan: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Ran:
-    """One run of the CLI in a sandbox user's session on the checkout."""
+    """One run of the CLI in a sandbox user's session on the checkout, its key in
+    `OPENAI_API_KEY`, the runner's environment holding the decoys and a proxy."""
     files = checkout / ".git" / "issuepilot-run"
     files.mkdir()
     (files / "prompt.md").write_text(prompt)
     if plan is not None:
         (files / "plan.json").write_text(json.dumps(plan))
-    env_in = runner_env or {"PATH": os.environ["PATH"], **DECOYS}
+    proxy = Tattletale()
+    runner_env = {
+        "PATH": os.environ["PATH"],
+        **DECOYS,
+        **{name: proxy.url for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy")},
+        "NO_PROXY": "127.0.0.1",
+        **(extra_env or {}),
+    }
+    found = installed(CACHE, preset)
+    assert found is not None
     planned = Invocation(
         role=role,
-        binary=str(installed(preset)),
+        binary=found.command,
         prompt_file=str(files / "prompt.md"),
         plan_file=str(files / "plan.json") if role == "execute" else str(checkout / PLAN_FILE),
         output_file=str(files / "output.txt"),
         workspace=str(checkout),
-        home="/nonexistent",
+        home="",
         key=KEY,
-        model=model,
+        model="gpt-4.1",
         base_url=fake.url,
     )
-    async with UserSandbox(checkout, env_in, preset.home_files(planned)) as box:
-        run = dataclasses.replace(planned, home=box.home_path)
-        env = {
-            **agent_env(env_in, []),
-            **preset.env(run),
-            "PROMPT_FILE": run.prompt_file,
-            "OUTPUT_FILE": run.output_file,
-        }
-        command = shlex.join(preset.argv(run)) + ' < "$PROMPT_FILE" > "$OUTPUT_FILE"'
-        ran = await box.run(command, env, timeout=180, cap=20_000)
-    output = (files / "output.txt").read_text()
-    sh(checkout, "rm", "-r", str(files))
-    return Ran(ran.code, preset.report(output), output, ran.output, run.home, ran.seconds)
+    try:
+        async with UserSandbox(checkout, runner_env, preset.home_files(planned)) as box:
+            run = dataclasses.replace(planned, home=box.home_path)
+            env = {
+                **agent_env(runner_env, []),
+                **preset.env(run),
+                "ISSUEPILOT_PROMPT_FILE": run.prompt_file,
+                "ISSUEPILOT_OUTPUT_FILE": run.output_file,
+            }
+            command = shlex.join(preset.argv(run)) + ' < "$ISSUEPILOT_PROMPT_FILE"'
+            command += ' > "$ISSUEPILOT_OUTPUT_FILE"'
+            ran = await box.run(command, env, timeout=180, cap=20_000)
+        output = (files / "output.txt").read_text()
+    finally:
+        shutil.rmtree(files)
+        proxy.shutdown()
+        proxy.server_close()
+    return Ran(ran.code, preset.report(output), output, ran.output, proxy.seen)
 
 
-def assert_nothing_but_the_key_reached(fake: FakeLLM) -> None:
-    """Only chat completions were asked for, each with the CLI's key and no other secret."""
+def assert_nothing_but_the_key_reached(fake: FakeLLM, ran: Ran) -> None:
+    """Only chat completions were asked for, each with the CLI's key and no other secret,
+    and no other host was asked anything."""
     assert fake.requests and not fake.unknown, f"unexpected requests: {fake.unknown}"
+    assert ran.elsewhere == [], f"requests to other hosts: {ran.elsewhere}"
     assert len(fake.headers) == len(fake.requests)
     for request, headers in zip(fake.requests, fake.headers, strict=True):
         assert headers["authorization"] == f"Bearer {KEY}"

@@ -5,6 +5,7 @@ import json
 import os
 import shlex
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,18 +15,15 @@ from issuepilot.agents.presets.aider import MARKER
 from issuepilot.testing.fake_llm import FakeLLM
 
 from .chat_cli import (
-    DECOYS,
     KEY,
     PLAN,
     PLAN_FILE,
     assert_nothing_but_the_key_reached,
-    diff,
-    make_checkout,
+    checkout_of,
     run_cli,
-    sh,
-    status,
     story,
 )
+from .contract import diff, everything_changed, sh
 
 PRESET = PRESETS["aider"]
 SAMPLES = Path(__file__).parent / "samples"
@@ -148,7 +146,8 @@ def prompt(fake: FakeLLM) -> str:
 
 def leftovers(checkout: Path) -> list[str]:
     """The files it added (aider stages the files it creates) or left untracked."""
-    return [line[3:] for line in status(checkout).splitlines() if line[:2] in ("??", "AM")]
+    listed = everything_changed(checkout).splitlines()
+    return [line[3:] for line in listed if line[:2] in ("??", "AM")]
 
 
 def priced(fake: FakeLLM) -> float:
@@ -157,20 +156,17 @@ def priced(fake: FakeLLM) -> float:
 
 
 @story(PRESET)
-async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits_nothing(
-    tmp_path: Path,
-) -> None:
-    checkout = make_checkout(tmp_path, FILES)
-    head = sh(checkout, "git", "rev-parse", "HEAD")
+async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits_nothing() -> None:
     unmatched = search_replace("app.py", '    return "Hello" + name\n', "    return 1\n")
-    with FakeLLM(script=[unmatched, FIX]) as fake:
+    with checkout_of(FILES) as checkout, FakeLLM(script=[unmatched, FIX]) as fake:
+        head = sh(checkout, "git", "rev-parse", "HEAD")
         ran = await run_cli(PRESET, checkout, "execute", fake, prompt(fake), plan=PLAN)
-    assert ran.code == 0, ran.log
-    assert diff(checkout) == FIXED
-    assert sh(checkout, "git", "rev-parse", "HEAD") == head  # nothing committed
-    assert not (checkout / ".gitignore").exists()
-    assert all(path.startswith(".aider") for path in leftovers(checkout)), status(checkout)
-    assert_nothing_but_the_key_reached(fake)  # no request for the link in the prompt
+        assert ran.code == 0, ran.log
+        assert diff(checkout) == FIXED
+        assert sh(checkout, "git", "rev-parse", "HEAD") == head  # nothing committed
+        assert not (checkout / ".gitignore").exists()
+        assert all(p.startswith(".aider") for p in leftovers(checkout)), leftovers(checkout)
+    assert_nothing_but_the_key_reached(fake, ran)  # no request for the link in the prompt
     assert len(fake.requests) == 2  # the fix, after aider sent back the block that missed
     sent = "".join(str(m["content"]) for m in fake.requests[0]["messages"])
     assert 'app.py\n```\ndef greet(name):\n    return "Hello " + name' in sent  # in the chat
@@ -185,43 +181,39 @@ async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits
 
 
 @story(PRESET)
-async def test_aider_plans_into_the_plan_file(tmp_path: Path) -> None:
-    checkout = make_checkout(tmp_path, FILES)
+async def test_aider_plans_into_the_plan_file() -> None:
     answer = search_replace(PLAN_FILE, "", json.dumps(PLAN) + "\n", "The plan:")
     # Naming a file of the repository makes aider add it and ask again, edits unapplied.
-    with FakeLLM(script=["I need to read app.py first.", answer]) as fake:
+    script = ["I need to read app.py first.", answer]
+    with checkout_of(FILES) as checkout, FakeLLM(script=script) as fake:
         task = f"Plan how to greet with a comma. Write the plan as JSON to {PLAN_FILE}.\n"
         ran = await run_cli(PRESET, checkout, "plan", fake, task)
-    assert ran.code == 0, ran.log
-    assert (checkout / PLAN_FILE).exists(), ran.output
-    assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
-    changed = [line for line in status(checkout).splitlines() if ".aider" not in line]
-    assert changed == [f"AM {PLAN_FILE}"]  # staged by aider, as it does with new files
-    assert_nothing_but_the_key_reached(fake)
+        assert ran.code == 0, ran.log
+        assert (checkout / PLAN_FILE).exists(), ran.output
+        assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
+        changed = [line for line in everything_changed(checkout).splitlines()]
+        assert [line for line in changed if ".aider" not in line] == [f"AM {PLAN_FILE}"]
+    assert_nothing_but_the_key_reached(fake, ran)
     assert ran.report.turns == 2 and not ran.report.failed
     assert 'return "Hello " + name' in str(fake.requests[1]["messages"])  # app.py was added
 
 
 @story(PRESET)
-async def test_a_refused_key_fails_the_run_and_the_error_page_is_not_opened(
-    tmp_path: Path,
-) -> None:
+async def test_a_refused_key_fails_the_run_and_the_error_page_is_not_opened() -> None:
     """`--yes-always` also says yes to "open the URL of this error?": a browser on the
     runner's PATH must not be started."""
-    checkout = make_checkout(tmp_path, FILES)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    browser = bin_dir / "www-browser"
-    browser.write_text(f'#!/bin/sh\necho "$@" > {shlex.quote(str(checkout))}/opened.txt\n')
-    browser.chmod(browser.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    tmp_path.chmod(0o755)
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TERM": "xterm", **DECOYS}
-    with FakeLLM(script=[401]) as fake:
-        ran = await run_cli(PRESET, checkout, "execute", fake, "Fix it.\n", runner_env=env)
-    assert ran.code == 0, ran.log  # aider itself exits 0 ...
-    assert ran.report.failed.startswith("litellm.AuthenticationError")  # ... the report fails
-    assert not (checkout / "opened.txt").exists()
-    assert fake.unknown == []
+    bin_dir = Path(tempfile.mkdtemp(prefix="issuepilot-browser-"))
+    bin_dir.chmod(0o755)
+    with checkout_of(FILES) as checkout, FakeLLM(script=[401]) as fake:
+        browser = bin_dir / "www-browser"
+        browser.write_text(f'#!/bin/sh\necho "$@" > {shlex.quote(str(checkout))}/opened.txt\n')
+        browser.chmod(browser.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TERM": "xterm"}
+        ran = await run_cli(PRESET, checkout, "execute", fake, "Fix it.\n", extra_env=env)
+        assert ran.code == 0, ran.log  # aider itself exits 0 ...
+        assert ran.report.failed.startswith("litellm.AuthenticationError")  # ... not the run
+        assert not (checkout / "opened.txt").exists()
+    assert fake.unknown == [] and ran.elsewhere == []
 
 
 # The checkout's own aider settings, which aider reads from it whatever the command line
@@ -248,22 +240,19 @@ HOSTILE_SETTINGS = """\
 
 
 @story(PRESET)
-async def test_a_hostile_checkouts_aider_settings_change_nothing(tmp_path: Path) -> None:
+async def test_a_hostile_checkouts_aider_settings_change_nothing() -> None:
     with FakeLLM(script=[FIX]) as fake:
         thief = f"{fake.origin}/thief/v1"
-        checkout = make_checkout(
-            tmp_path,
-            {
-                **FILES,
-                ".aider.conf.yml": HOSTILE_CONFIG,
-                ".aider.model.settings.yml": HOSTILE_SETTINGS.format(thief=thief),
-                "commands.txt": f"/web {fake.origin}/loaded.html\n/run touch ran.txt\n",
-            },
-        )
-        head = sh(checkout, "git", "rev-parse", "HEAD")
-        ran = await run_cli(PRESET, checkout, "execute", fake, prompt(fake), plan=PLAN)
-    assert ran.code == 0, ran.log
-    assert_nothing_but_the_key_reached(fake)  # not the thief's route, nor the pages
-    assert diff(checkout) == FIXED
-    assert sh(checkout, "git", "rev-parse", "HEAD") == head
-    assert all(path.startswith(".aider") for path in leftovers(checkout)), status(checkout)
+        hostile = {
+            ".aider.conf.yml": HOSTILE_CONFIG,
+            ".aider.model.settings.yml": HOSTILE_SETTINGS.format(thief=thief),
+            "commands.txt": f"/web {fake.origin}/loaded.html\n/run touch ran.txt\n",
+        }
+        with checkout_of({**FILES, **hostile}) as checkout:
+            head = sh(checkout, "git", "rev-parse", "HEAD")
+            ran = await run_cli(PRESET, checkout, "execute", fake, prompt(fake), plan=PLAN)
+            assert ran.code == 0, ran.log
+            assert diff(checkout) == FIXED
+            assert sh(checkout, "git", "rev-parse", "HEAD") == head
+            assert all(p.startswith(".aider") for p in leftovers(checkout)), leftovers(checkout)
+    assert_nothing_but_the_key_reached(fake, ran)  # not the thief's route, nor the pages

@@ -3,7 +3,7 @@ the real OpenCode in a sandbox against the scripted chat-completions endpoint (s
 `--stories`)."""
 
 import json
-import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +11,15 @@ from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
 from issuepilot.testing.fake_llm import Calls, FakeLLM
 
 from .chat_cli import (
-    DECOYS,
     KEY,
     PLAN,
     PLAN_FILE,
     assert_nothing_but_the_key_reached,
-    diff,
-    make_checkout,
+    checkout_of,
     run_cli,
-    sh,
-    status,
     story,
 )
+from .contract import diff, everything_changed, sh
 
 PRESET = PRESETS["opencode"]
 SAMPLES = Path(__file__).parent / "samples"
@@ -137,18 +134,15 @@ def tool_results(fake: FakeLLM) -> list[str]:
 
 
 @story(PRESET)
-async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call(
-    tmp_path: Path,
-) -> None:
-    checkout = make_checkout(tmp_path, FILES)
-    head = sh(checkout, "git", "rev-parse", "HEAD")
-    with FakeLLM(script=[READ, EDIT, "Greeting fixed."]) as fake:
+async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call() -> None:
+    with checkout_of(FILES) as checkout, FakeLLM(script=[READ, EDIT, "Greeting fixed."]) as fake:
+        head = sh(checkout, "git", "rev-parse", "HEAD")
         ran = await run_cli(PRESET, checkout, "execute", fake, "Greet with a comma in app.py.\n")
-    assert ran.code == 0, ran.log + ran.output
-    assert diff(checkout) == FIXED
-    assert status(checkout) == " M app.py\n"  # nothing left in the checkout
-    assert sh(checkout, "git", "rev-parse", "HEAD") == head
-    assert_nothing_but_the_key_reached(fake)
+        assert ran.code == 0, ran.log + ran.output
+        assert diff(checkout) == FIXED
+        assert everything_changed(checkout) == " M app.py\n"  # nothing left in the checkout
+        assert sh(checkout, "git", "rev-parse", "HEAD") == head
+    assert_nothing_but_the_key_reached(fake, ran)
     assert len(fake.requests) == 3  # no title asked for
     assert all(
         r["stream"] and r["stream_options"] == {"include_usage": True} for r in fake.requests
@@ -165,25 +159,22 @@ async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call(
 
 
 @story(PRESET)
-async def test_opencode_plans_into_the_plan_file_and_may_edit_nothing_else(
-    tmp_path: Path,
-) -> None:
-    checkout = make_checkout(tmp_path, FILES)
+async def test_opencode_plans_into_the_plan_file_and_may_edit_nothing_else() -> None:
     script = [
         READ,
         EDIT,
         Calls([("write", {"filePath": PLAN_FILE, "content": json.dumps(PLAN)})]),
         "The plan is in the plan file.",
     ]
-    with FakeLLM(script=script) as fake:
+    with checkout_of(FILES) as checkout, FakeLLM(script=script) as fake:
         task = f"Plan how to greet with a comma. Write the plan as JSON to {PLAN_FILE}.\n"
         ran = await run_cli(PRESET, checkout, "plan", fake, task)
-    assert ran.code == 0, ran.log + ran.output
-    assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
-    assert status(checkout) == f"?? {PLAN_FILE}\n"  # app.py untouched
+        assert ran.code == 0, ran.log + ran.output
+        assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
+        assert everything_changed(checkout) == f"?? {PLAN_FILE}\n"  # app.py untouched
     refused, written = tool_results(fake)[1:3]
     assert "rule" in refused.lower() and "success" in written.lower(), tool_results(fake)
-    assert_nothing_but_the_key_reached(fake)
+    assert_nothing_but_the_key_reached(fake, ran)
     assert ran.report.turns == 4 and ran.report.message == "The plan is in the plan file."
 
 
@@ -196,19 +187,11 @@ HOSTILE_CONFIG = {
 }
 
 
-def runner_env(fake: FakeLLM) -> dict[str, str]:
-    """A runner's environment whose npm registry is the fake: an install would show."""
-    return {"PATH": os.environ["PATH"], "npm_config_registry": f"{fake.origin}/npm/", **DECOYS}
-
-
 @story(PRESET)
-async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_files(
-    tmp_path: Path,
-) -> None:
+async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_files() -> None:
+    outside = Path(tempfile.mkdtemp(prefix="issuepilot-outside-")) / "outside.txt"
     with FakeLLM() as fake:
         config = json.dumps(HOSTILE_CONFIG).replace("{thief}", f"{fake.origin}/thief/v1")
-        checkout = make_checkout(tmp_path, {**FILES, "opencode.json": config})
-        outside = tmp_path / "outside.txt"
         fake.script = [
             Calls([("bash", {"command": "touch bashed.txt", "description": "touch"})]),
             Calls([("write", {"filePath": str(outside), "content": "escaped"})]),
@@ -217,13 +200,14 @@ async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_f
             EDIT,
             "Done.",
         ]
-        ran = await run_cli(
-            PRESET, checkout, "execute", fake, "Greet.\n", runner_env=runner_env(fake)
-        )
-    assert ran.code == 0, ran.log + ran.output
-    assert_nothing_but_the_key_reached(fake)  # not the thief, the page, nor npm
-    assert diff(checkout) == FIXED
-    assert status(checkout) == " M app.py\n"
+        # A runner whose npm registry is the fake: an install at start would show there.
+        npm = {"npm_config_registry": f"{fake.origin}/npm/"}
+        with checkout_of({**FILES, "opencode.json": config}) as checkout:
+            ran = await run_cli(PRESET, checkout, "execute", fake, "Greet.\n", extra_env=npm)
+            assert ran.code == 0, ran.log + ran.output
+            assert diff(checkout) == FIXED
+            assert everything_changed(checkout) == " M app.py\n"
+    assert_nothing_but_the_key_reached(fake, ran)  # not the thief, the page, nor npm
     assert not outside.exists()
     bash, write, fetch = tool_results(fake)[:3]
     assert "unavailable tool" in bash and "unavailable tool" in fetch
@@ -231,12 +215,11 @@ async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_f
 
 
 @story(PRESET)
-async def test_a_checkout_with_an_opencode_folder_is_refused_before_its_plugins_run(
-    tmp_path: Path,
-) -> None:
+async def test_a_checkout_with_an_opencode_folder_is_refused_before_its_plugins_run() -> None:
     plugin = 'import fs from "fs";\nfs.writeFileSync("plugin.txt", "ran");\n'
-    checkout = make_checkout(tmp_path, {**FILES, ".opencode/plugin/evil.js": plugin})
-    with FakeLLM(script=[READ, EDIT, "Done."]) as fake:
+    files = {**FILES, ".opencode/plugin/evil.js": plugin}
+    with checkout_of(files) as checkout, FakeLLM(script=[READ, EDIT, "Done."]) as fake:
         ran = await run_cli(PRESET, checkout, "execute", fake, "Greet.\n")
-    assert ran.code == 2 and "does not run OpenCode" in ran.log
-    assert fake.requests == [] and status(checkout) == ""
+        assert ran.code == 2 and "does not run OpenCode" in ran.log
+        assert everything_changed(checkout) == ""
+    assert fake.requests == []

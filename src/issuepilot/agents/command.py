@@ -320,7 +320,9 @@ async def drop_leftovers(workspace: Path, patterns: tuple[str, ...]) -> None:
 
 
 async def _discard(workspace: Path) -> None:
-    """Put the checkout back as it was: what a planner wrote is not a change."""
+    """Put the checkout back as it was: what a planner wrote, or staged (aider stages the
+    files it creates), is not a change."""
+    await git(workspace, "reset", "-q", check=False)
     await git(workspace, "checkout", "--", ".", check=False)
     await git(workspace, "clean", "-fdq", check=False)
 

@@ -1,5 +1,8 @@
 """The agent CLIs IssuePilot runs by name (`agent:` in the config): one module each."""
 
 from .base import Install, Invocation, Preset, Report, Role
+from .codex import Codex
 
-__all__ = ["Install", "Invocation", "Preset", "Report", "Role"]
+PRESETS: dict[str, Preset] = {p.name: p for p in (Codex(),)}
+
+__all__ = ["PRESETS", "Install", "Invocation", "Preset", "Report", "Role"]

@@ -98,6 +98,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         model_base_url=base_url,
         model_api_key=SecretStr(model_key(pick("model-api-key"), base_url, token)),
         agent_command=pick("agent-command"),
+        agent=agent_name(pick("agent"), pick("agent-command")),
+        agent_version=pick("agent-version"),
+        agent_model=pick("agent-model"),
+        agent_base_url=pick("agent-base-url"),
         runner_env=dict(os.environ),
         max_steps=int(max_steps),
         workflow_ref=os.environ.get("GITHUB_WORKFLOW_REF", ""),
@@ -106,6 +110,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
         workspace=workspace,
         config=load_config(config_path),
     )
+
+
+def agent_name(name: str, command: str) -> str:
+    """The preset the `agent` input names, checked: known, and not beside agent-command."""
+    if not name:
+        return ""
+    from .agents.presets import preset
+
+    if command:
+        raise InputError("set either agent (a preset) or agent-command (any CLI), not both")
+    return preset(name).name
 
 
 def model_key(given: str, base_url: str, github_token: str) -> str:
@@ -327,6 +342,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.store, redis_url, Path(log) if log else None)
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    """`list` the presets; `install` one's CLI; `where` it goes (the action's cache key)."""
+    import platform
+
+    from .agents import install
+    from .agents.presets import PRESETS, preset
+
+    if args.action == "list":
+        for name, known in sorted(PRESETS.items()):
+            spec = known.install
+            print(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}")
+        return 0
+    if not args.name:
+        raise InputError(f"agents {args.action} needs a preset name (issuepilot agents list)")
+    chosen, cache = preset(args.name), install.cache_dir(dict(os.environ))
+    version = args.agent_version or chosen.install.version
+    if args.action == "where":
+        where = install.folder(cache, chosen, version)
+        key = f"issuepilot-agent-{chosen.name}-{version}-{platform.system()}-{platform.machine()}"
+        lines = [f"path={where}", f"key={key}"]
+        if args.github_output and (out := os.environ.get("GITHUB_OUTPUT")):
+            with open(out, "a", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return 0
+    done = asyncio.run(install.ensure(cache, chosen, version))
+    how = f"installed in {done.seconds:.1f} s" if done.seconds else "already installed"
+    print(f"{chosen.title} {done.version}: {done.command} ({how})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     commands: dict[str, Any] = {
@@ -336,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "migrate": cmd_migrate,
         "demo": cmd_demo,
         "init": cmd_init,
+        "agents": cmd_agents,
     }
     try:
         code = commands[args.command](args)

@@ -250,6 +250,10 @@ class Settings(BaseModel):
     model_base_url: str = DEFAULT_MODEL_BASE_URL
     model_api_key: SecretStr = SecretStr("")
     agent_command: str = ""
+    agent: str = ""  # a preset's name: its CLI runs the roles in `command-roles`
+    agent_version: str = ""  # "" is the preset's pinned version
+    agent_model: str = ""
+    agent_base_url: str = ""
     # What an agent command may inherit (filtered by agent_env); never shown.
     runner_env: dict[str, str] = Field(default_factory=dict, repr=False)
     max_steps: int = Field(1, ge=1, le=20)

@@ -94,7 +94,7 @@ class Sandbox:
         self.home: Path | None = None
 
     async def __aenter__(self) -> Self:
-        self.home = self._make_home()
+        self._fill_home()
         return self
 
     async def __aexit__(
@@ -105,13 +105,19 @@ class Sandbox:
         finally:
             self._drop_home()
 
-    def _make_home(self) -> Path:
-        home = Path(tempfile.mkdtemp(prefix="issuepilot-home-"))
+    @property
+    def home_folder(self) -> Path:
+        """The home folder on this machine, made on first use (before entering, so that
+        what goes into it may name it)."""
+        if self.home is None:
+            self.home = Path(tempfile.mkdtemp(prefix="issuepilot-home-"))
+        return self.home
+
+    def _fill_home(self) -> None:
         for name, text in self.home_files.items():
-            path = home / name
+            path = self.home_folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        return home
 
     def _drop_home(self) -> None:
         if self.home is not None:
@@ -121,8 +127,7 @@ class Sandbox:
     @property
     def home_path(self) -> str:
         """The home folder as the sandboxed command sees it."""
-        assert self.home is not None, "the sandbox is not open"
-        return str(self.home)
+        return str(self.home_folder)
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
         return ["env", f"HOME={self.home_path}", "bash", "-c", command]
@@ -130,6 +135,11 @@ class Sandbox:
     def visible(self, path: Path) -> str:
         """Where the sandboxed command finds `path` (inside the workspace or the home)."""
         return str(path)
+
+    @property
+    def workdir(self) -> str:
+        """The workspace as the sandboxed command sees it (its working directory)."""
+        return str(self.workspace)
 
     async def kill_all(self) -> None:
         """Kill what the commands left behind; as IssuePilot's own user, only their process
@@ -205,8 +215,8 @@ class UserSandbox(Sandbox):
                 self._traversable(parent)
             self._private(self.workspace)  # another run's user cannot even look inside
             await self._hand_over(self.workspace)
-            self.home = self._make_home()
-            await self._hand_over(self.home)
+            self._fill_home()
+            await self._hand_over(self.home_folder)
         except BaseException:
             await self._leave()
             raise
@@ -409,7 +419,6 @@ class ContainerSandbox(Sandbox):
         return self.HOME
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
-        assert self.home is not None
         owner = self.workspace.stat()
         names = [arg for key in sorted(env) if key != "PATH" for arg in ("-e", key)]
         return [
@@ -423,7 +432,7 @@ class ContainerSandbox(Sandbox):
             "-v",
             f"{self.workspace.resolve()}:/workspace",
             "-v",
-            f"{self.home}:{self.HOME}",
+            f"{self.home_folder}:{self.HOME}",
             "-e",
             f"HOME={self.HOME}",
             "-w",
@@ -434,6 +443,10 @@ class ContainerSandbox(Sandbox):
             "-c",
             command,
         ]
+
+    @property
+    def workdir(self) -> str:
+        return "/workspace"
 
     def visible(self, path: Path) -> str:
         if self.home is not None and path.is_relative_to(self.home):

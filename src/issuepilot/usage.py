@@ -44,6 +44,14 @@ example:
   GITHUB_TOKEN=$(gh auth token) issuepilot migrate --to redis \\
     --redis-url rediss://default:secret@cache.example.com:6379 --repo octo/app
 Then add the Redis URL as the repository secret ISSUEPILOT_REDIS_URL.""",
+    "agents": """\
+examples:
+  issuepilot agents list                      # the presets, their CLIs and pinned versions
+  issuepilot agents install claude-code       # install its CLI where every user can run it
+  issuepilot agents where codex --github-output   # the install folder and its cache key
+
+The folder is ISSUEPILOT_AGENT_CACHE, else the runner's tool cache, else
+/opt/issuepilot-agents.""",
     "step": """\
 example (what the action runs, with the event GitHub hands the job):
   GITHUB_EVENT_NAME=issues GITHUB_EVENT_PATH=event.json GITHUB_REPOSITORY=octo/app \\
@@ -70,7 +78,11 @@ INPUTS = [
     ("model-base-url", f"OpenAI-compatible endpoint (default: {DEFAULT_MODEL_BASE_URL})"),
     ("model-api-key", "key of the model endpoint (default: the GitHub token, GitHub Models only)"),
     ("max-steps", "steps to run before handing over to a new workflow run (default: 1)"),
-    ("agent-command", "a coding agent CLI to run in the checkout, e.g. claude -p ..."),
+    ("agent", "an agent CLI IssuePilot runs by name: claude-code, codex, opencode, aider, ..."),
+    ("agent-version", "the agent CLI's version (default: the one IssuePilot is tested with)"),
+    ("agent-model", "the agent CLI's model (default: the CLI's own)"),
+    ("agent-base-url", "the agent CLI's API endpoint (default: the CLI's own)"),
+    ("agent-command", "any other coding agent CLI to run in the checkout (a shell command)"),
     ("app-id", "GitHub App ID, to act as the App"),
     ("app-private-key", "the GitHub App's private key (PEM)"),
     ("record-key", "secret that signs the task record in the status comment"),
@@ -86,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _status(sub)
     _explain(sub)
     _migrate(sub)
+    _agents(sub)
     _step(sub)
     return parser
 
@@ -194,6 +207,24 @@ def _migrate(sub: "Commands") -> None:
     migrate.add_argument("--to", choices=["redis", "github"], required=True)
     migrate.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL")
     _repo(migrate)
+
+
+def _agents(sub: "Commands") -> None:
+    agents = _command(
+        sub,
+        "agents",
+        "list and install the agent CLIs IssuePilot runs by name",
+        "\n\nThe action installs the CLI its agent input names, and caches it; run this to "
+        "install\none ahead, or to see what is pinned.",
+    )
+    agents.add_argument("action", choices=["list", "install", "where"])
+    agents.add_argument("name", nargs="?", help="the preset (agent input), e.g. claude-code")
+    agents.add_argument("--version", dest="agent_version", help="default: the pinned version")
+    agents.add_argument(
+        "--github-output",
+        action="store_true",
+        help="where: write path= and key= to GITHUB_OUTPUT (what the action does)",
+    )
 
 
 def _step(sub: "Commands") -> None:

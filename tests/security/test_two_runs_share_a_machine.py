@@ -98,9 +98,9 @@ async def test_a_killed_runs_user_is_removed_by_the_next_sandbox(tmp_path: Path)
     opener.stdout.close()
     assert USER_NAME.match(orphan)
     uid = pwd.getpwnam(orphan).pw_uid
+    assert alive(uid), "the run's agent is running"
     os.kill(opener.pid, signal.SIGKILL)  # the job is killed: nothing closes its sandbox
     opener.wait()
-    assert alive(uid), "the killed run left its agent running"
     async with UserSandbox(workspace(tmp_path, "next"), {}):
         pass
     assert orphan not in {p.pw_name for p in pwd.getpwall()}

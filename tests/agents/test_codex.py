@@ -2,11 +2,14 @@
 real CLI (the pinned version from npm) run as IssuePilot runs it, as a sandbox user of its
 own in a real checkout, against the scripted Responses endpoint on loopback."""
 
+import asyncio
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from issuepilot.agents.command import agent_env
+from issuepilot.agents.install import cache_dir, ensure
 from issuepilot.agents.presets import PRESETS, Invocation
 from issuepilot.models import Plan
 from issuepilot.sandbox import Ran, UserSandbox
@@ -145,19 +149,8 @@ def test_output_that_is_not_json_lines_reports_nothing() -> None:
 
 @pytest.fixture(scope="module")
 def codex_binary() -> str:
-    """The pinned CLI where IssuePilot installs it, installed there if missing."""
-    cache = Path(os.environ.get("ISSUEPILOT_AGENT_CACHE", "/opt/issuepilot-agents"))
-    folder = cache / f"codex-{CODEX.install.version}"
-    binary = CODEX.install.command_in(str(folder))
-    if not Path(binary).exists():
-        package = f"{CODEX.install.package}@{CODEX.install.version}"
-        subprocess.run(
-            ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", package],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(["chmod", "-R", "a+rX", str(cache)], check=True)
-    return binary
+    """The pinned CLI where IssuePilot installs it, installed there as the action does."""
+    return asyncio.run(ensure(cache_dir(dict(os.environ)), CODEX)).command
 
 
 class Trap:
@@ -191,13 +184,19 @@ def trap() -> Iterator[Trap]:
 
 
 @pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A folder of this test's own, open for passage, right under /tmp. Under pytest's own
+    folders, a sandbox of another test that closes would close their passage again (each
+    sandbox opens the folders above its workspace, and restores them when it closes)."""
+    folder = Path(tempfile.mkdtemp(prefix="issuepilot-test-"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
-    # Every sandbox opens the folders above its workspace for passage and closes them when
-    # it closes: opened beforehand, a sandbox closing in another test leaves them open.
-    for parent in tmp_path.parents:
-        if not parent.stat().st_mode & 0o001:
-            parent.chmod(parent.stat().st_mode | 0o001)
     (repo / "src").mkdir(parents=True)
     (repo / "src" / "greet.py").write_text("def greet(name):\n    return 'Helo, ' + name\n")
     (repo / "README.md").write_text("# greet\n")

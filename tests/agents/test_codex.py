@@ -2,41 +2,38 @@
 real CLI (the pinned version from npm) run as IssuePilot runs it, as a sandbox user of its
 own in a real checkout, against the scripted Responses endpoint on loopback."""
 
-import asyncio
 import json
 import os
-import shlex
-import shutil
-import socket
 import subprocess
-import tempfile
-import threading
 import tomllib
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from issuepilot.agents.command import agent_env
-from issuepilot.agents.install import cache_dir, ensure
 from issuepilot.agents.presets import PRESETS, Invocation
 from issuepilot.models import Plan
-from issuepilot.sandbox import Ran, UserSandbox
+from issuepilot.sandbox import Ran
 from issuepilot.testing.fake_llm import Answer, Calls
 from issuepilot.testing.fake_responses import FakeResponses, Usage, tool_outputs
 
-from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
+from .cli_story import (
+    DECOYS,
+    PLAN_FILE,
+    Trap,
+    checkout,
+    git,
+    installed,
+    run_cli,
+    sandboxed,
+    tmp_path,
+    trap,
+)
+
+__all__ = ["checkout", "tmp_path", "trap"]  # fixtures
 
 CODEX = PRESETS["codex"]
 SAMPLES = Path(__file__).parent / "samples"
 KEY = "sk-codex-key-5d1e"
-DECOYS = {
-    "GITHUB_TOKEN": "ghs_decoy-github-token-0a1b",
-    "ISSUEPILOT_REDIS_URL": "redis://:decoy-redis-password@host",
-    "OPENAI_API_KEY": "sk-decoy-openai-key-77c3",
-    "AWS_SECRET_ACCESS_KEY": "decoy-aws-secret-9f2e",
-}
 FIX = (
     "*** Begin Patch\n*** Update File: src/greet.py\n@@\n"
     "-    return 'Helo, ' + name\n+    return 'Hello, ' + name\n*** End Patch\n"
@@ -47,7 +44,6 @@ PLAN = {
     "files": [{"path": "src/greet.py", "action": "modify", "why": "the typo is there"}],
     "risks": [],
 }
-PLAN_FILE = "issuepilot-plan.json"
 
 
 def run_for(role: str = "execute", **fields: str) -> Invocation:
@@ -149,68 +145,7 @@ def test_output_that_is_not_json_lines_reports_nothing() -> None:
 
 @pytest.fixture(scope="module")
 def codex_binary() -> str:
-    """The pinned CLI where IssuePilot installs it, installed there as the action does."""
-    return asyncio.run(ensure(cache_dir(dict(os.environ)), CODEX)).command
-
-
-class Trap:
-    """A proxy that answers nothing: the CLI is pointed at it for every host but loopback,
-    so any request to the outside world shows up in `seen`."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.seen: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                self.seen.append(conn.recv(300).split(b"\r\n")[0].decode(errors="replace"))
-
-
-@pytest.fixture
-def trap() -> Iterator[Trap]:
-    found = Trap()
-    yield found
-    found.sock.close()
-
-
-@pytest.fixture
-def tmp_path() -> Iterator[Path]:
-    """A folder of this test's own, open for passage, right under /tmp. Under pytest's own
-    folders, a sandbox of another test that closes would close their passage again (each
-    sandbox opens the folders above its workspace, and restores them when it closes)."""
-    folder = Path(tempfile.mkdtemp(prefix="issuepilot-test-"))
-    folder.chmod(0o711)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    (repo / "src").mkdir(parents=True)
-    (repo / "src" / "greet.py").write_text("def greet(name):\n    return 'Helo, ' + name\n")
-    (repo / "README.md").write_text("# greet\n")
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
-    return repo
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "safe.directory=*", *args], cwd=repo, capture_output=True, text=True
-    )
-    return done.stdout
+    return installed(CODEX)
 
 
 # Runs a command where no user namespace can be created, as on a machine that forbids
@@ -240,35 +175,10 @@ async def run_codex(
     no_user_namespaces: bool = False,
 ) -> tuple[Ran, str]:
     """Run Codex as the command backend does; (how it ran, its stdout)."""
-    files = repo / ".git" / "issuepilot-run"
-    files.mkdir()
-    (files / "prompt.md").write_text("Fix the spelling of the greeting in src/greet.py.\n")
-    run = run_for(
-        role,
-        binary=binary,
-        prompt_file=str(files / "prompt.md"),
-        plan_file=str(repo / PLAN_FILE),
-        output_file=str(files / "output.jsonl"),
-        workspace=str(repo),
-        base_url=fake.url,
-        model="gpt-5.5",
-    )
+    run = run_for(role, binary=binary, workspace=str(repo), base_url=fake.url, model="gpt-5.5")
     runner_env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "CODEX_API_KEY": KEY, **DECOYS}
-    command = shlex.join(CODEX.argv(run)) + ' < "$PROMPT_FILE" > "$OUTPUT_FILE"'
-    if no_user_namespaces:
-        command = shlex.join(["/usr/bin/python3", "-c", NO_USER_NAMESPACES]) + " " + command
-    async with UserSandbox(repo, runner_env, CODEX.home_files(run)) as box:
-        run = replace(run, home=box.home_path)
-        env = {
-            **agent_env(runner_env, []),
-            **CODEX.env(run),
-            "PROMPT_FILE": run.prompt_file,
-            "OUTPUT_FILE": run.output_file,
-            **{name: trap.url for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")},
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
-        ran = await box.run(command, env, timeout=180, cap=20_000)
-    return ran, (files / "output.jsonl").read_text()
+    prefix = ["/usr/bin/python3", "-c", NO_USER_NAMESPACES] if no_user_namespaces else None
+    return await run_cli(CODEX, run, runner_env, trap, prefix)
 
 
 def assert_only_the_key_went_out(fake: FakeResponses, trap: Trap) -> None:
@@ -280,7 +190,7 @@ def assert_only_the_key_went_out(fake: FakeResponses, trap: Trap) -> None:
 
 
 @pytest.mark.story
-@pytest.mark.skipif(bool(can_sandbox()), reason=can_sandbox() or "available")
+@sandboxed
 @pytest.mark.parametrize("no_user_namespaces", [False, True], ids=["own-sandbox", "no-userns"])
 async def test_codex_makes_exactly_the_scripted_change_and_reports_its_usage(
     codex_binary: str, checkout: Path, trap: Trap, no_user_namespaces: bool
@@ -312,7 +222,7 @@ async def test_codex_makes_exactly_the_scripted_change_and_reports_its_usage(
 
 
 @pytest.mark.story
-@pytest.mark.skipif(bool(can_sandbox()), reason=can_sandbox() or "available")
+@sandboxed
 async def test_codex_as_planner_writes_the_plan_file_and_answers_with_the_plan(
     codex_binary: str, checkout: Path, trap: Trap
 ) -> None:

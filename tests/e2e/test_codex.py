@@ -2,7 +2,6 @@
 version from npm) plans, executes and answers a review, through real `issuepilot step`
 runs, as the sandbox user, against the scripted Responses endpoint on loopback."""
 
-import asyncio
 import json
 import os
 import re
@@ -10,12 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from issuepilot.agents.install import cache_dir, ensure
+from issuepilot.agents.install import cache_dir
 from issuepilot.agents.presets import PRESETS
 from issuepilot.testing.fake_llm import Answer, Calls
 from issuepilot.testing.fake_responses import FakeResponses, Items
 
-from ..agents.test_codex import KEY, Trap, tmp_path
+from ..agents.cli_story import Trap, installed, tmp_path
+from ..agents.test_codex import KEY
 from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
 from .harness import World
 from .test_fix_rounds import APP, GREETING, head, replies
@@ -72,9 +72,8 @@ def scripted_codex(items: Items, tools: list[str]) -> Answer:
 @pytest.fixture(scope="module")
 def codex_cache() -> str:
     """The agent cache holding the pinned Codex, installed as the action installs it."""
-    cache = cache_dir(dict(os.environ))
-    asyncio.run(ensure(cache, PRESETS["codex"]))
-    return str(cache)
+    installed(PRESETS["codex"])
+    return str(cache_dir(dict(os.environ)))
 
 
 @pytest.fixture

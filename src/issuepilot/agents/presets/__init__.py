@@ -3,8 +3,9 @@
 from ...errors import InputError
 from .base import Install, Invocation, Preset, Report, Role
 from .codex import Codex
+from .gemini import Gemini
 
-ALL: tuple[Preset, ...] = (Codex(),)
+ALL: tuple[Preset, ...] = (Codex(), Gemini())
 PRESETS: dict[str, Preset] = {p.name: p for p in ALL}
 
 

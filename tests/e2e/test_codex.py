@@ -69,17 +69,11 @@ def scripted_codex(items: Items, tools: list[str]) -> Answer:
     return Calls([("apply_patch", patch(APP, OLD, NEW))])
 
 
-@pytest.fixture(scope="module")
-def codex_cache() -> str:
-    """The agent cache holding the pinned Codex, installed as the action installs it."""
-    installed(PRESETS["codex"])
-    return str(cache_dir(dict(os.environ)))
-
-
 @pytest.fixture
-def codex(world: World, codex_cache: str) -> Iterator[tuple[FakeResponses, Trap]]:
+def codex(world: World) -> Iterator[tuple[FakeResponses, Trap]]:
     """The world with `agent: codex` for both roles, its key in the runner's environment,
     and every host but loopback behind a proxy that records any request."""
+    installed(PRESETS["codex"])
     trap = Trap()
     with FakeResponses(reply=scripted_codex) as fake:
         world.extra_env.update(
@@ -87,10 +81,9 @@ def codex(world: World, codex_cache: str) -> Iterator[tuple[FakeResponses, Trap]
                 "ISSUEPILOT_AGENT": "codex",
                 "ISSUEPILOT_AGENT_MODEL": "gpt-5.5",
                 "ISSUEPILOT_AGENT_BASE_URL": fake.url,
-                "ISSUEPILOT_AGENT_CACHE": codex_cache,
+                "ISSUEPILOT_AGENT_CACHE": str(cache_dir(dict(os.environ))),
                 "CODEX_API_KEY": KEY,
-                **{name: trap.url for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")},
-                "NO_PROXY": "127.0.0.1,localhost",
+                **trap.env,
             }
         )
         yield fake, trap

@@ -3,8 +3,10 @@
 from ...errors import InputError
 from .base import Install, Invocation, Preset, Report, Role
 from .claude_code import ClaudeCode
+from .codex import Codex
+from .gemini import Gemini
 
-ALL: tuple[Preset, ...] = (ClaudeCode(),)
+ALL: tuple[Preset, ...] = (ClaudeCode(), Codex(), Gemini())
 PRESETS: dict[str, Preset] = {p.name: p for p in ALL}
 
 

@@ -20,7 +20,7 @@ in `unknown`.
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +36,10 @@ SSE = "text/event-stream; charset=utf-8"
 
 @dataclass
 class Calls:
-    """An answer made of tool calls: (name, arguments) pairs, and optional text."""
+    """An answer made of tool calls: (name, arguments) pairs, and optional text. Arguments
+    given as a string are the input of a freeform (custom) tool, where the API has them."""
 
-    calls: list[tuple[str, dict[str, Any]]]
+    calls: Sequence[tuple[str, dict[str, Any] | str]]
     content: str = ""
 
 

@@ -3,9 +3,12 @@
 from ...errors import InputError
 from .aider import Aider
 from .base import Install, Invocation, Preset, Report, Role
+from .claude_code import ClaudeCode
+from .codex import Codex
+from .gemini import Gemini
 from .opencode import OpenCode
 
-ALL: tuple[Preset, ...] = (Aider(), OpenCode())
+ALL: tuple[Preset, ...] = (ClaudeCode(), Codex(), Gemini(), OpenCode(), Aider())
 PRESETS: dict[str, Preset] = {p.name: p for p in ALL}
 
 

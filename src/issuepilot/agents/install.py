@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -94,22 +95,62 @@ async def _install(preset: Preset, version: str, where: Path) -> None:
         )  # fmt: skip
         return
     uv = shutil.which("uv")
-    if uv is not None:
-        await _run(uv, "venv", "--quiet", "--python", sys.executable, str(where))
-        python = str(where / "bin" / "python")
-        await _run(
-            uv, "pip", "install", "--quiet", "--python", python, f"{spec.package}=={version}"
+    python = await shared_python(spec.pythons)
+    if python is None and uv is None:
+        raise InputError(
+            f"{preset.title} needs Python {' or '.join(spec.pythons)} installed where every "
+            "user can run it: add actions/setup-python before IssuePilot"
         )
+    venv, package = str(where), f"{spec.package}=={version}"
+    if uv is not None:
+        # Without such a Python, uv fetches one into the cache, where the sandbox can run it.
+        how = ["--python", python] if python else ["--managed-python", "--python", spec.pythons[0]]
+        env = {**os.environ, "UV_PYTHON_INSTALL_DIR": str(where.parent / "python")}
+        await _run(uv, "venv", "--quiet", *how, venv, env=env)
+        await _run(uv, "pip", "install", "--quiet", "--python", f"{venv}/bin/python", package)
+        _readable(where.parent / "python")
         return
-    await _run(sys.executable, "-m", "venv", str(where))
-    await _run(
-        str(where / "bin" / "python"), "-m", "pip", "install", "-q", f"{spec.package}=={version}"
-    )
+    assert python is not None
+    await _run(python, "-m", "venv", venv)
+    await _run(f"{venv}/bin/python", "-m", "pip", "install", "-q", package)
 
 
-async def _run(*argv: str) -> None:
+async def shared_python(versions: tuple[str, ...]) -> str | None:
+    """A Python of one of `versions` that every user may run (the CLI's virtual environment
+    links to it, and the sandbox's user runs it): this one's base interpreter, or one on
+    PATH, or the system's. A Python under a user's home (pyenv) is not."""
+    names = [getattr(sys, "_base_executable", sys.executable), sys.executable]
+    names += [found for v in versions if (found := shutil.which(f"python{v}"))]
+    names += [f"{d}/python{v}" for v in versions for d in ("/usr/local/bin", "/usr/bin")]
+    names += [found for found in (shutil.which("python3"),) if found]
+    for name in names:
+        path = os.path.realpath(name)
+        if not _everyone_runs(path):
+            continue
+        proc = await asyncio.create_subprocess_exec(
+            path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        if proc.returncode == 0 and out.decode().strip() in versions:
+            return path
+    return None
+
+
+def _everyone_runs(path: str) -> bool:
+    """Whether a user of no group of its owner may run `path`: it, and every folder above."""
+    try:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        return all(os.stat(p).st_mode & stat.S_IXOTH for p in Path(path).parents)
+    except OSError:
+        return False
+
+
+async def _run(*argv: str, env: dict[str, str] | None = None) -> None:
     proc = await asyncio.create_subprocess_exec(
         *argv,
+        env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -122,6 +163,8 @@ async def _run(*argv: str) -> None:
 
 def _readable(where: Path) -> None:
     """Every user may read and run what was installed (the sandbox's user runs it)."""
+    if not where.is_dir():
+        return
     for root, dirs, files in os.walk(where):
         for name in dirs + files:
             path = os.path.join(root, name)

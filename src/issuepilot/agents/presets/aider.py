@@ -78,7 +78,7 @@ PINNED = (
 class Aider(Preset):
     name = "aider"
     title = "Aider"
-    install = Install("pypi", "aider-chat", "0.86.2", "aider")
+    install = Install("pypi", "aider-chat", "0.86.2", "aider", ("3.12", "3.11", "3.10"))
     keys = ("OPENAI_API_KEY",)
     leftovers = (".aider*",)  # its repository-map cache, `.aider.tags.cache.v4/`
 

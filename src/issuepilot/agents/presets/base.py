@@ -29,6 +29,7 @@ class Install:
     package: str
     version: str  # the version IssuePilot is tested with; `agent-version` overrides it
     binary: str
+    pythons: tuple[str, ...] = ()  # PyPI: the Python versions it runs on, preferred first
 
     def command_in(self, folder: str) -> str:
         """The CLI's path inside an install folder."""

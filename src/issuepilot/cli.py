@@ -28,7 +28,7 @@ from .config import (
 )
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
-from .github.untrusted import Redactor, escape
+from .github.untrusted import Redactor, command_data, escape, logged
 
 INPUTS = [
     ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
@@ -207,13 +207,6 @@ def read_outputs(text: str) -> dict[str, str]:
     return outputs
 
 
-def command_data(text: str) -> str:
-    """Escape a workflow command's data as GitHub documents, so text cannot end the command
-    or start another one on a new line.
-    https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts"""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def mask(secret: str) -> None:
     """Ask the Actions runner to hide a secret in every later log line."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -227,7 +220,7 @@ def report_error(message: str) -> None:
     if os.environ.get("GITHUB_ACTIONS") == "true":
         print(f"::error title=IssuePilot::{command_data(line)}", flush=True)
     else:
-        print(f"issuepilot: error: {line}", file=sys.stderr, flush=True)
+        print(logged(f"issuepilot: error: {line}"), file=sys.stderr, flush=True)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -235,7 +228,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.config and not Path(args.config).exists():
         raise InputError(f"the config file {args.config} does not exist")
     config = load_config(Path(args.config) if args.config else None)
-    print(json.dumps(decide(name, payload, config.rules).explain()))
+    print(logged(json.dumps(decide(name, payload, config.rules).explain())))
     return 0
 
 
@@ -310,7 +303,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             await gh.aclose()
         return as_json(found) if args.json else as_table(found)
 
-    print(asyncio.run(read()))
+    print(logged(asyncio.run(read())))
     return 0
 
 

@@ -314,7 +314,7 @@ class Sim:
             trigger=decide(event[0], payload, settings.config.rules),
             payload=payload,
             now=self.clock,
-            say=self.said.append,
+            out=self.said.append,
             redact=Redactor(settings.secrets()),
         )
 

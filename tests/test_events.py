@@ -205,7 +205,7 @@ def test_explain_shape() -> None:
     trigger = run(
         "issues", {"action": "labeled", "label": {"name": "issuepilot"}, "issue": issue()}
     )
-    assert trigger.explain() == {
+    assert trigger.explain(RULES.labels) == {
         "event": "issues.labeled",
         "action": "enqueue",
         "issue": 7,
@@ -361,6 +361,11 @@ def test_fix_and_rebase_commands_on_the_pull_request_name_it_not_the_issue() -> 
     assert run("issue_comment", approve).action is Action.IGNORE
     rebase = {**on_pr, "comment": {"id": 7, "body": "/issuepilot rebase"}}
     assert run("issue_comment", rebase).action is Action.REBASE
+    for trigger in (found, run("issue_comment", rebase)):  # not "issue": None
+        assert trigger.explain(Labels("bot"))["issue"] == (
+            "found at run time from pull request #9's branch, which must be bot/issue-<n>: "
+            "the task of issue <n>"
+        )
     on_issue = {**on_pr, "issue": issue(7)}
     assert run("issue_comment", on_issue).issue == 7
     assert run("issue_comment", on_issue).key == "comment:5"

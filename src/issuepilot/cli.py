@@ -228,7 +228,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.config and not Path(args.config).exists():
         raise InputError(f"the config file {args.config} does not exist")
     config = load_config(Path(args.config) if args.config else None)
-    print(logged(json.dumps(decide(name, payload, config.rules).explain())))
+    decision = decide(name, payload, config.rules).explain(config.rules.labels)
+    print(logged(json.dumps(decision)))
     return 0
 
 

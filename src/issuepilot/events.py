@@ -110,11 +110,19 @@ class Trigger:
             ("workflow_dispatch", "schedule")
         )
 
-    def explain(self) -> dict[str, Any]:
+    def explain(self, labels: Labels) -> dict[str, Any]:
+        """The decision as `issuepilot explain` prints it. A command on a pull request names
+        no issue: the run finds the task from the pull request's branch."""
+        issue: int | str | None = self.issue
+        if issue is None and self.pr:
+            issue = (
+                f"found at run time from pull request #{self.pr}'s branch, which must be "
+                f"{labels.branch_prefix}<n>: the task of issue <n>"
+            )
         return {
             "event": self.event,
             "action": str(self.action),
-            "issue": self.issue,
+            "issue": issue,
             "actor": self.actor,
             "reason": self.reason,
         }

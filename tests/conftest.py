@@ -2,6 +2,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -10,6 +11,47 @@ from redis.asyncio.cluster import RedisCluster
 from issuepilot.keys import Keys
 from issuepilot.testing.redis_server import ThrowawayCluster, ThrowawayRedis
 from issuepilot.wiring import connect_redis
+
+STORES = ("redis", "github")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stories",
+        action="store_true",
+        help="run the stories too: the real CLI as processes against the fakes (tests/e2e, "
+        "and every test that takes the `world` fixture); pair with -n auto",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "story: the real CLI as processes; run with --stories")
+    config.addinivalue_line("markers", "stores(*names): the stores a story applies to")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A story runs once per store it applies to: both (Redis, and the repository's ledger),
+    unless `@pytest.mark.stores(...)` names them."""
+    if "world" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("stores")
+        stores = marker.args if marker else STORES
+        metafunc.parametrize("world", stores, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast lane leaves the stories out: whatever lives in tests/e2e, takes the `world`
+    fixture, or is marked `story`. `--stories` keeps them."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "world" in fixtures or item.path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.story)
+    if config.getoption("--stories"):
+        return
+    stories = [item for item in items if item.get_closest_marker("story") is not None]
+    if stories:
+        config.hook.pytest_deselected(items=stories)
+        items[:] = [item for item in items if item.get_closest_marker("story") is None]
 
 
 def _listening(host: str, port: int) -> bool:

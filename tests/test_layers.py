@@ -9,7 +9,7 @@ import pytest
 SRC = Path(__file__).parents[1] / "src" / "issuepilot"
 # Bottom to top. A module belongs to the first layer whose prefix it matches.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "aio"),
+    ("errors", "aio", "release"),
     ("paths", "machine", "labels", "models", "keys", "github.objects", "github.retry"),
     ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("steps",),
     ("runner",),
     ("testing",),
-    ("wiring", "demo", "migrate"),
+    ("wiring", "demo", "migrate", "scaffold", "usage"),
     ("cli", "__main__", "__init__"),
 ]
 PURE = {

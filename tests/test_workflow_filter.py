@@ -1,6 +1,8 @@
-"""The example workflow's job-level `if:` lets through what the CLI acts on, and drops
-the rest before a runner starts: the same payloads go through both."""
+"""The reusable workflow's job-level `if:` lets through what the CLI acts on, and drops
+the rest before a runner starts: the same payloads go through both. (Called from a
+repository's workflow, `github.*` is the caller's event; `inputs` are what it passes.)"""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from issuepilot.testing.github.events import Activity
 
 from .expressions import evaluate
 
-WORKFLOW = Path(__file__).parents[1] / ".github" / "workflows" / "issuepilot.yml"
+ROOT = Path(__file__).parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "reusable.yml"
 BOT = "github-actions[bot]"
 Event = tuple[str, Any]
 
@@ -27,11 +30,7 @@ def job() -> dict[str, Any]:
 def passes(event: Event, prefix: str | None) -> bool:
     name, payload = event
     github = {"event_name": name, "event": payload, "workflow": "IssuePilot"}
-    contexts = {
-        "github": github,
-        "vars": {"ISSUEPILOT_LABEL_PREFIX": prefix} if prefix else {},
-        "inputs": payload.get("inputs") or {},
-    }
+    contexts = {"github": github, "inputs": {"label-prefix": prefix or ""}}
     return bool(evaluate(job()["if"], contexts))
 
 
@@ -134,20 +133,19 @@ def test_pull_requests_pass_only_for_the_tasks_branches(prefix: str | None) -> N
 def test_the_concurrency_group_is_the_tasks_branch_for_every_event() -> None:
     group = job()["concurrency"]["group"]
     expression = group.split("${{", 2)[2].rsplit("}}", 1)[0]
+    repo = Activity("octo/demo", {"README.md": "x"}, None, None)
     for prefix, branch in [(None, "issuepilot/issue-7"), ("pilot", "pilot/issue-7")]:
-        contexts: dict[str, Any] = {
-            "vars": {"ISSUEPILOT_LABEL_PREFIX": prefix} if prefix else {},
-            "inputs": {},
-        }
-        issue = {"event": {"issue": {"number": 7}}}
-        dispatch = {"event": {}}
-        contexts["inputs"] = {}
-        assert evaluate(expression, {**contexts, "github": issue}) == branch
-        assert evaluate(expression, {**contexts, "github": dispatch, "inputs": {"issue": "7"}}) == (
-            branch
-        )
-        pull = {"event": {"pull_request": {"head": {"ref": branch}}}}
-        assert evaluate(expression, {**contexts, "github": pull}) == branch
+        # A dispatch's own inputs are in its event: `inputs` are the caller's.
+        contexts: dict[str, Any] = {"inputs": {"label-prefix": prefix or "", "issue": "8"}}
+        for _, payload in [
+            ("issues", {"issue": {"number": 7}}),
+            repo.dispatch_event({"issue": "7", "command": "approve"}),
+            ("pull_request", {"pull_request": {"head": {"ref": branch}}}),
+            ("workflow_run", {"workflow_run": {"head_branch": branch}}),
+        ]:
+            assert evaluate(expression, {**contexts, "github": {"event": payload}}) == branch
+        sweep = evaluate(expression, {**contexts, "github": {"event": {}}})
+        assert sweep == branch.replace("7", "sweep")
 
 
 def _show(event: Event) -> str:
@@ -177,17 +175,23 @@ def test_the_evaluator_follows_githubs_rules(expression: str, value: Any) -> Non
     assert evaluate(expression, contexts) == value
 
 
-def test_the_example_workflow_is_a_working_first_setup() -> None:
+def test_the_reusable_workflow_is_a_working_first_setup() -> None:
     """What the README's first steps rely on: the action is given only inputs it declares,
-    the Redis URL comes from the secret the README names, and the job grants what the
-    action's calls need (GitHub Models included), with credentials not persisted."""
-    action = yaml.safe_load((WORKFLOW.parents[2] / "action.yml").read_text(encoding="utf-8"))
+    each from an input or secret the workflow declares, the Redis URL from its secret, and
+    the job asks for what the action's calls need (GitHub Models included), with
+    credentials not persisted."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as true.
+    called = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))[True]["workflow_call"]
     steps = job()["steps"]
     [checkout] = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
     assert checkout["with"]["persist-credentials"] is False
-    [pilot] = [s for s in steps if s.get("uses") == "./"]
+    [pilot] = [s for s in steps if str(s.get("uses", "")).startswith("issuepilot/issuepilot@")]
     assert set(pilot["with"]) <= set(action["inputs"])
-    assert pilot["with"]["redis-url"] == "${{ secrets.ISSUEPILOT_REDIS_URL }}"
+    assert pilot["with"]["redis-url"] == "${{ secrets.redis-url }}"
+    for value in pilot["with"].values():
+        for kind, name in re.findall(r"\b(inputs|secrets)\.([\w-]+)", value):
+            assert name in called[kind], f"{kind}.{name} is not declared by workflow_call"
     assert job()["permissions"] == {
         "contents": "write",
         "issues": "write",
@@ -209,7 +213,7 @@ GITHUB_REF = {
 
 
 def checked_out(event: Event) -> str:
-    """The branch (or ref) the example workflow's checkout step takes for `event`."""
+    """The branch (or ref) the job's checkout step takes for `event`."""
     [checkout] = [
         s for s in job()["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")
     ]
@@ -236,7 +240,8 @@ def test_every_event_checks_out_the_base_branch_never_a_pull_requests_code() -> 
         assert checked_out(event) == "main", f"{_show(event)} checks out {checked_out(event)}"
         assert checked_out(event) != pull.get("head", {}).get("ref")
         seen.add(name)
-    assert seen >= set(yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))[True]) - {"schedule"}
+    caller = ROOT / ".github" / "workflows" / "issuepilot.yml"  # its triggers
+    assert seen == set(yaml.safe_load(caller.read_text(encoding="utf-8"))[True])
     # A fork's pull request, reviewed: still this repository's base branch.
     fork = repo.review_event(repo.open_pull("issuepilot/issue-3"))
     fork[1]["pull_request"]["head"]["repo"]["full_name"] = "mallory/demo"

@@ -1,4 +1,5 @@
 """The `issuepilot` command: the only module that reads the environment and wires things.
+Its help text is in `usage.py`.
 
 Exit codes: 0 done (including "nothing to do"), 1 a step failed (a later run can recover),
 2 bad input or configuration. Errors are one line: `::error::` inside GitHub Actions.
@@ -18,7 +19,6 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from . import __version__
 from .config import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_MODEL,
@@ -29,65 +29,14 @@ from .config import (
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
 from .github.untrusted import Redactor, command_data, escape, logged
+from .usage import build_parser
 
-INPUTS = [
-    ("github-token", "token for the GitHub API (default: GITHUB_TOKEN)"),
-    (
-        "redis-url",
-        "Redis URL, e.g. rediss://user:pass@host:6379/0 (redis:// or rediss://; "
-        "redis+cluster:// for a Redis Cluster); empty: the repository itself is the store",
-    ),
-    (
-        "config-path",
-        "repository config file; must exist (default: .github/issuepilot.yml if present)",
-    ),
-    ("model", f"model name (default: {DEFAULT_MODEL})"),
-    ("model-base-url", f"OpenAI-compatible base URL (default: {DEFAULT_MODEL_BASE_URL})"),
-    ("model-api-key", "API key of the model endpoint (default: the GitHub token)"),
-    ("max-steps", "steps to run in this job before dispatching a new run (default: 1)"),
-    ("agent-command", "a coding agent CLI to run in the checkout (see docs/agents.md)"),
-    ("app-id", "GitHub App ID, to act as the App instead of with github-token"),
-    ("app-private-key", "the GitHub App's private key (PEM)"),
-    ("record-key", "secret that signs the task record in the status comment"),
-]
 GITHUB_MODELS_HOSTS = {"models.github.ai", "models.inference.ai.azure.com"}
 
 
 def env_input(name: str) -> str:
     """An action input as `action.yml` passes it: ISSUEPILOT_<NAME>; empty means unset."""
     return os.environ.get("ISSUEPILOT_" + name.upper().replace("-", "_"), "").strip()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="issuepilot", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"issuepilot {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    step = sub.add_parser("step", help="run one step for the current GitHub event")
-    explain = sub.add_parser("explain", help="print the decision for one event, offline")
-    for p in (step, explain):
-        p.add_argument("--event-name", help="default: GITHUB_EVENT_NAME")
-        p.add_argument("--event-path", help="default: GITHUB_EVENT_PATH")
-    explain.add_argument("--config", help="repository config file")
-    for name, text in INPUTS:
-        step.add_argument(
-            f"--{name}", help=f"{text}; env ISSUEPILOT_{name.upper().replace('-', '_')}"
-        )
-    step.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
-    status = sub.add_parser("status", help="list the repository's live tasks (read-only)")
-    status.add_argument(
-        "--redis-url", help="default: ISSUEPILOT_REDIS_URL; none: the repository's ledger"
-    )
-    status.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
-    status.add_argument("--json", action="store_true", help="one JSON object per task")
-    migrate = sub.add_parser(
-        "migrate", help="move the tasks and locks between Redis and the repository's ledger"
-    )
-    migrate.add_argument("--to", choices=["redis", "github"], required=True)
-    migrate.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL")
-    migrate.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
-    demo = sub.add_parser("demo", help="run the whole lifecycle locally against fakes")
-    demo.add_argument("--redis-url", help="default: REDIS_URL, else a throwaway server")
-    return parser
 
 
 def read_event(name: str | None, path: str | None) -> tuple[str, Payload]:
@@ -149,6 +98,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         model_base_url=base_url,
         model_api_key=SecretStr(model_key(pick("model-api-key"), base_url, token)),
         agent_command=pick("agent-command"),
+        agent=agent_name(pick("agent"), pick("agent-command")),
+        agent_version=pick("agent-version"),
+        agent_model=pick("agent-model"),
+        agent_base_url=pick("agent-base-url"),
         runner_env=dict(os.environ),
         max_steps=int(max_steps),
         workflow_ref=os.environ.get("GITHUB_WORKFLOW_REF", ""),
@@ -157,6 +110,17 @@ def settings_from(args: argparse.Namespace) -> Settings:
         workspace=workspace,
         config=load_config(config_path),
     )
+
+
+def agent_name(name: str, command: str) -> str:
+    """The preset the `agent` input names, checked: known, and not beside agent-command."""
+    if not name:
+        return ""
+    from .agents.presets import preset
+
+    if command:
+        raise InputError("set either agent (a preset) or agent-command (any CLI), not both")
+    return preset(name).name
 
 
 def model_key(given: str, base_url: str, github_token: str) -> str:
@@ -343,13 +307,64 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Set a repository up (see `scaffold.py`), with what the environment knows."""
+    from . import release, scaffold
+
+    target = scaffold.Target(
+        root=Path(args.dir),
+        ref=args.ref or release.tag(),
+        config=args.config,
+        force=args.force,
+        repo=args.repo or os.environ.get("GITHUB_REPOSITORY", ""),
+        token=args.token or os.environ.get("GITHUB_TOKEN", ""),
+        api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
+    )
+    for line in asyncio.run(scaffold.init(target)):
+        print(line)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     log = os.environ.get("ISSUEPILOT_HTTP_LOG", "")
-    return run_demo(
-        args.redis_url or os.environ.get("REDIS_URL") or None, Path(log) if log else None
-    )
+    if args.redis_url and args.store != "redis":
+        raise InputError("--redis-url goes with --store redis")
+    redis_url = args.redis_url or os.environ.get("REDIS_URL") or None
+    return run_demo(args.store, redis_url, Path(log) if log else None)
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    """`list` the presets; `install` one's CLI; `where` it goes (the action's cache key)."""
+    import platform
+
+    from .agents import install
+    from .agents.presets import PRESETS, preset
+
+    if args.action == "list":
+        for name, known in sorted(PRESETS.items()):
+            spec = known.install
+            print(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}")
+        return 0
+    if not args.name:
+        raise InputError(f"agents {args.action} needs a preset name (issuepilot agents list)")
+    chosen, cache = preset(args.name), install.cache_dir(dict(os.environ))
+    version = args.agent_version or chosen.install.version
+    if args.action == "where":
+        where = install.folder(cache, chosen, version)
+        key = f"issuepilot-agent-{chosen.name}-{version}-{platform.system()}-{platform.machine()}"
+        lines = [f"path={where}", f"key={key}"]
+        if args.github_output and (out := os.environ.get("GITHUB_OUTPUT")):
+            with open(out, "a", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return 0
+    done = asyncio.run(install.ensure(cache, chosen, version))
+    how = f"installed in {done.seconds:.1f} s" if done.seconds else "already installed"
+    print(f"{chosen.title} {done.version}: {done.command} ({how})")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -360,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "status": cmd_status,
         "migrate": cmd_migrate,
         "demo": cmd_demo,
+        "init": cmd_init,
+        "agents": cmd_agents,
     }
     try:
         code = commands[args.command](args)

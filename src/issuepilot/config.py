@@ -25,53 +25,161 @@ class RepoConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    label_prefix: str = Field("issuepilot", pattern=r"^[A-Za-z0-9_.-]{1,30}$")
-    allowed_users: list[str] = Field(default_factory=list)
-    bot_logins: list[str] = Field(default_factory=lambda: ["github-actions[bot]"])
-    base_branch: str | None = None
-    lease_minutes: float = Field(30, gt=0, le=24 * 60)
-    pr_lease_days: float = Field(14, gt=0, le=365)
-    keep_finished_days: float = Field(30, gt=0, le=3650)
-    max_files: int = Field(20, ge=1, le=1000)
-    context_files: int = Field(12, ge=0, le=200)
-    context_tokens: int = Field(15_000, ge=0, le=500_000)
+    # Each setting's description is its line in the commented file `issuepilot init --config`
+    # writes and in docs/configuration.md.
+    label_prefix: str = Field(
+        "issuepilot",
+        pattern=r"^[A-Za-z0-9_.-]{1,30}$",
+        description="trigger label; state labels are <prefix>:<state>; branches <prefix>/issue-<n>",
+    )
+    allowed_users: list[str] = Field(
+        default_factory=list, description="logins that may act without the permission check"
+    )
+    bot_logins: list[str] = Field(
+        default_factory=lambda: ["github-actions[bot]"],
+        description="events by these logins are IssuePilot's own and ignored",
+    )
+    base_branch: str | None = Field(None, description="default: the repository's default branch")
+    lease_minutes: float = Field(
+        30,
+        gt=0,
+        le=24 * 60,
+        description="how long a planning or executing step may run before it counts as dead",
+    )
+    pr_lease_days: float = Field(
+        14,
+        gt=0,
+        le=365,
+        description="how long an open PR keeps its files locked (the sweep renews it)",
+    )
+    keep_finished_days: float = Field(
+        30,
+        gt=0,
+        le=3650,
+        description="how long the store keeps a done or cancelled task's record (the status "
+        "comment keeps it)",
+    )
+    max_files: int = Field(
+        20, ge=1, le=1000, description="a plan or a change touching more files is refused"
+    )
+    context_files: int = Field(
+        12, ge=0, le=200, description="most relevant files the planner reads"
+    )
+    context_tokens: int = Field(
+        15_000,
+        ge=0,
+        le=500_000,
+        description="budget for the file tree and those files (about 4 characters a token)",
+    )
     # Agents: the built-in one, the command backend, what a change may touch, what a task
     # may spend.
-    agent_mode: Literal["auto", "tools", "single-call"] = "auto"
-    max_agent_turns: int = Field(40, ge=1, le=500)
-    command_roles: list[Literal["plan", "execute"]] = ["execute"]
-    agent_timeout_minutes: float = Field(20, gt=0, le=360)
-    agent_env: list[str] = Field(default_factory=list)
-    agent_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    agent_mode: Literal["auto", "tools", "single-call"] = Field(
+        "auto",
+        description="built-in agent: tools, falling back to one JSON answer; tools; single-call",
+    )
+    max_agent_turns: int = Field(
+        40, ge=1, le=500, description="model calls of one role's tool loop"
+    )
+    command_roles: list[Literal["plan", "execute"]] = Field(
+        ["execute"],
+        description="roles the agent-command input plays: plan, execute",
+    )
+    agent_timeout_minutes: float = Field(
+        20, gt=0, le=360, description="wall-clock limit of one agent-command run"
+    )
+    agent_env: list[str] = Field(
+        default_factory=list,
+        description="credentials the agent command may see, by name (e.g. ANTHROPIC_API_KEY)",
+    )
+    agent_output_bytes: int = Field(
+        20_000,
+        ge=1000,
+        le=1_000_000,
+        description="how much of its output is kept for the status comment",
+    )
     # The repository's own checks, run after the agent in the sandbox: name -> shell command.
-    checks: dict[str, str] = Field(default_factory=dict)
-    check_rounds: int = Field(2, ge=0, le=10)
-    on_check_failure: Literal["draft", "fail"] = "draft"
-    check_timeout_minutes: float = Field(10, gt=0, le=360)
-    check_output_bytes: int = Field(20_000, ge=1000, le=1_000_000)
+    checks: dict[str, str] = Field(
+        default_factory=dict,
+        description="the repository's checks: name -> shell command, run in the sandbox",
+    )
+    check_rounds: int = Field(
+        2, ge=0, le=10, description="rounds of fixing failing checks after the first attempt"
+    )
+    on_check_failure: Literal["draft", "fail"] = Field(
+        "draft", description="checks still failing: open a draft PR, or fail the task"
+    )
+    check_timeout_minutes: float = Field(
+        10, gt=0, le=360, description="a check's whole process tree is killed after this"
+    )
+    check_output_bytes: int = Field(
+        20_000, ge=1000, le=1_000_000, description="how much of a check's output is kept"
+    )
     # Where agent commands and checks run: see docs/security.md.
-    sandbox: Literal["user", "container", "none"] = "user"
-    sandbox_image: str | None = None  # the image of `sandbox: container`
-    out_of_scope: Literal["refuse", "lock"] = "refuse"
+    sandbox: Literal["user", "container", "none"] = Field(
+        "user",
+        description="where agent commands and checks run: user, container, none (docs/security.md)",
+    )
+    sandbox_image: str | None = Field(None, description="the image of `sandbox: container`")
+    out_of_scope: Literal["refuse", "lock"] = Field(
+        "refuse",
+        description="files changed outside the plan: refuse, or lock (and list in the PR)",
+    )
     # After the pull request opens: rounds that answer reviews and repair red CI.
-    fix_rounds: int = Field(3, ge=0, le=50)  # automatic (CI) rounds per task
-    # The workflows whose failure starts a round; empty: those the workflow file subscribes
-    # to with `on: workflow_run: workflows: [...]`.
-    ci_workflows: list[str] = Field(default_factory=list)
-    ci_log_bytes: int = Field(200_000, ge=1000, le=10_000_000)  # read from each failing log's end
-    protected_paths: list[str] = Field(default_factory=lambda: [".github/workflows/**"])
-    allow_protected: bool = False
-    max_changed_lines: int = Field(5000, ge=1, le=1_000_000)
-    max_file_bytes: int = Field(1_000_000, ge=1, le=100_000_000)
-    max_change_bytes: int = Field(5_000_000, ge=1, le=1_000_000_000)
-    max_model_tokens: int = Field(3_000_000, ge=1)
-    max_model_calls: int = Field(250, ge=1)
-    max_cost: float | None = Field(None, gt=0)
-    max_agent_minutes: float = Field(45, gt=0)
-    permission_cache_minutes: float = Field(10, ge=0, le=24 * 60)
-    rate_limit_wait_seconds: float = Field(60, ge=0, le=3600)
-    retry_backoff_seconds: float = Field(1, ge=0, le=60)
-    token_can_write_workflows: bool = False
+    fix_rounds: int = Field(
+        3,
+        ge=0,
+        le=50,
+        description="automatic (red CI) fix rounds per task; reviews and /issuepilot fix "
+        "are not capped",
+    )
+    ci_workflows: list[str] = Field(
+        default_factory=list,
+        description="workflow names whose failure starts a round; empty: those the workflow "
+        "file lists under workflow_run",
+    )
+    ci_log_bytes: int = Field(
+        200_000,
+        ge=1000,
+        le=10_000_000,
+        description="read from the end of each failing job's log",
+    )
+    protected_paths: list[str] = Field(
+        default_factory=lambda: [".github/workflows/**"],
+        description="never changed unless allow-protected",
+    )
+    allow_protected: bool = Field(False, description="let a change touch protected-paths")
+    max_changed_lines: int = Field(5000, ge=1, le=1_000_000, description="lines added plus removed")
+    max_file_bytes: int = Field(
+        1_000_000, ge=1, le=100_000_000, description="the largest file a change may write"
+    )
+    max_change_bytes: int = Field(
+        5_000_000, ge=1, le=1_000_000_000, description="all the files of a change together"
+    )
+    max_model_tokens: int = Field(
+        3_000_000, ge=1, description="per task: planning, executing and fix rounds together"
+    )
+    max_model_calls: int = Field(250, ge=1, description="per task, likewise")
+    max_cost: float | None = Field(None, gt=0, description="where the endpoint reports a cost")
+    max_agent_minutes: float = Field(
+        45, gt=0, description="model calls and agent commands together"
+    )
+    permission_cache_minutes: float = Field(
+        10,
+        ge=0,
+        le=24 * 60,
+        description="how long a user's repository permission is remembered (0: never)",
+    )
+    rate_limit_wait_seconds: float = Field(
+        60, ge=0, le=3600, description="longest wait for a GitHub rate limit before the step fails"
+    )
+    retry_backoff_seconds: float = Field(
+        1, ge=0, le=60, description="first back-off of a retried request; doubles, plus jitter"
+    )
+    token_can_write_workflows: bool = Field(
+        False,
+        description="the token may change .github/workflows/ (a PAT with `workflow`; a GitHub "
+        "App's token is then asked for `workflows: write`)",
+    )
 
     @property
     def rules(self) -> Rules:
@@ -142,6 +250,10 @@ class Settings(BaseModel):
     model_base_url: str = DEFAULT_MODEL_BASE_URL
     model_api_key: SecretStr = SecretStr("")
     agent_command: str = ""
+    agent: str = ""  # a preset's name: its CLI runs the roles in `command-roles`
+    agent_version: str = ""  # "" is the preset's pinned version
+    agent_model: str = ""
+    agent_base_url: str = ""
     # What an agent command may inherit (filtered by agent_env); never shown.
     runner_env: dict[str, str] = Field(default_factory=dict, repr=False)
     max_steps: int = Field(1, ge=1, le=20)

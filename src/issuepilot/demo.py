@@ -1,11 +1,13 @@
 """`issuepilot demo`: the whole lifecycle on this machine, with no setup.
 
-A local fake GitHub and a scripted model stand in for the real services; Redis is
-`REDIS_URL` or a throwaway server. Each run of the action is one `run_step` call fed with
-the event GitHub would send, including the `workflow_dispatch` runs the action chains.
-The model works with the tools, in a checkout of the demo repository (where git is
-installed): it searches, reads, makes an edit its check fails, reads the failure, fixes
-it; IssuePilot runs the check itself before the pull request opens.
+A local fake GitHub and a scripted model stand in for the real services. The tasks live
+where a new repository keeps them, on the ledger branch of the (fake) repository; with
+`store="redis"` in Redis instead (`REDIS_URL`, or a throwaway server). Each run of the
+action is one `run_step` call fed with the event GitHub would send, including the
+`workflow_dispatch` runs the action chains. The model works with the tools, in a checkout
+of the demo repository (where git is installed): it searches, reads, makes an edit its
+check fails, reads the failure, fixes it; IssuePilot runs the check itself before the
+pull request opens.
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from typing import Any
 
 from .config import RepoConfig, Settings
 from .events import parse_payload
+from .ledger import BRANCH as LEDGER_BRANCH
+from .ledger import FILE as LEDGER_FILE
 from .testing.fake_llm import Answer, Calls, FakeLLM, Messages, calls_made, default_reply
 from .testing.github import FakeGitHub
 from .testing.redis_server import ThrowawayRedis
@@ -71,11 +75,18 @@ def checkout(files: dict[str, str]) -> Path | None:
     return root
 
 
-def run_demo(redis_url: str | None, http_log: Path | None = None) -> int:
+def run_demo(
+    store: str = "github", redis_url: str | None = None, http_log: Path | None = None
+) -> int:
     with ExitStack() as stack:
-        if redis_url is None:
-            print("redis: starting a throwaway server")
+        if store == "github":
+            print("store: the repository's ledger (branch issuepilot/ledger), as in a new one")
+            redis_url = ""
+        elif redis_url is None:
+            print("store: Redis, a throwaway server")
             redis_url = stack.enter_context(ThrowawayRedis()).url
+        else:
+            print("store: Redis at REDIS_URL")
         repo = f"demo/project-{uuid.uuid4().hex[:6]}"  # its own keys, even on a shared server
         github = stack.enter_context(FakeGitHub(repo, files=FILES))
         model = stack.enter_context(FakeLLM(reply=scripted_model))
@@ -146,3 +157,6 @@ async def _lifecycle(settings: Settings, github: FakeGitHub) -> None:
     print(f"\ntask #{issue} ends {outputs['task-state']}; labels: {github.issues[issue].labels}")
     calls = len(github.requests)
     print(f"GitHub API requests made: {calls}; unknown routes: {len(github.unknown)}")
+    if not settings.redis_url.get_secret_value():
+        ledger = github.files_at(LEDGER_BRANCH).get(LEDGER_FILE, "")
+        print(f"the ledger branch {LEDGER_BRANCH} holds {LEDGER_FILE}, {len(ledger)} bytes")

@@ -132,6 +132,7 @@ class Task(Model):
     state: TaskState
     version: int = 0
     title: str = ""
+    body: str = ""  # the text the plan was made from (capped): the executor reads it
     plan: Plan | None = None
     plan_hash: str = ""
     plan_version: int = 0

@@ -1,16 +1,22 @@
 """Where untrusted code runs: agent commands and the repository's checks.
 
-`sandbox: user` (the default) runs them as a dedicated unprivileged user, created on first
-use. A process of another user cannot read IssuePilot's or the runner's
-`/proc/<pid>/environ` (where the tokens, the Redis password and the model key sit), and
-while the sandbox is open the runner's temporary folder and the step's command files
-(`GITHUB_OUTPUT`, `GITHUB_ENV`, ...) are closed to other users. The workspace is handed
-over (chown) for the run and given back after; every process of the sandbox user is
-killed when it closes, whatever it detached from.
+`sandbox: user` (the default) runs them as an unprivileged user of this run's own, created
+when the sandbox opens and deleted when it closes. A process of another user cannot read
+IssuePilot's or the runner's `/proc/<pid>/environ` (where the tokens, the Redis password
+and the model key sit), and while the sandbox is open the runner's temporary folder and the
+step's command files (`GITHUB_OUTPUT`, `GITHUB_ENV`, ...) are closed to other users. The
+workspace is handed over (chown, and closed to every other user) for the run and given back
+after. Closing kills every process of the run's user, whatever it detached from, and
+deletes the files it left in the shared temporary folders: since no other run shares the
+user, two jobs on one machine never see or kill each other's processes. A user whose run
+died before it could close (a killed job) is removed by the next sandbox that opens.
 
-`sandbox: container` runs them with `docker run`, only the workspace mounted. `sandbox:
-none` runs them as IssuePilot's own user: chosen explicitly, and said in the step log and
-the status comment, since the agent can then read the job's secrets.
+Each sandbox has a fresh home folder (`HOME`), holding only the files its opener puts
+there (an agent CLI's settings), so nothing one run leaves in a home reaches the next.
+
+`sandbox: container` runs them with `docker run`, only the workspace and the home mounted.
+`sandbox: none` runs them as IssuePilot's own user: chosen explicitly, and said in the step
+log and the status comment, since the agent can then read the job's secrets.
 
 Root runs the privileged parts directly; any other user through passwordless `sudo -n`
 (GitHub-hosted runners and most self-hosted ones have it).
@@ -19,13 +25,16 @@ Root runs the privileged parts directly; any other user through passwordless `su
 import asyncio
 import os
 import pwd
+import re
+import secrets
 import shlex
+import shutil
 import signal
 import stat
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +43,11 @@ from typing import Literal, Self
 from .errors import InputError
 
 Mode = Literal["user", "container", "none"]
-SANDBOX_USER = "issuepilot-agent"
+# A run's user: `issuepilot-<pid of the IssuePilot process>-<random>`; the pid tells the
+# next sandbox whether the run that made it is still alive.
+USER_NAME = re.compile(r"^issuepilot-(\d+)-[0-9a-f]{6}$")
+# Where a run's user may leave files that outlive it; deleted when its sandbox closes.
+SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")
 # The runner's files a sandboxed process must not read; never passed to it either.
 RUNNER_FILES = (
     "RUNNER_TEMP",
@@ -62,30 +75,71 @@ class Ran:
 
 
 class Sandbox:
-    """Runs commands in `workspace`. Use as an async context manager: leaving it kills
-    whatever the commands left running and restores what entering changed."""
+    """Runs commands in `workspace`, with a fresh home folder holding `home_files`
+    (relative path -> text). Use as an async context manager: leaving it kills whatever
+    the commands left running and restores what entering changed."""
 
     mode: Mode = "none"
     notice = NO_SANDBOX
 
-    def __init__(self, workspace: Path, runner_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        runner_env: dict[str, str],
+        home_files: Mapping[str, str] | None = None,
+    ) -> None:
         self.workspace = workspace
         self.runner_env = runner_env
+        self.home_files = dict(home_files or {})
+        self.home: Path | None = None
 
     async def __aenter__(self) -> Self:
+        self._fill_home()
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.kill_all()
+        try:
+            await self.kill_all()
+        finally:
+            self._drop_home()
+
+    @property
+    def home_folder(self) -> Path:
+        """The home folder on this machine, made on first use (before entering, so that
+        what goes into it may name it)."""
+        if self.home is None:
+            self.home = Path(tempfile.mkdtemp(prefix="issuepilot-home-"))
+        return self.home
+
+    def _fill_home(self) -> None:
+        for name, text in self.home_files.items():
+            path = self.home_folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+
+    def _drop_home(self) -> None:
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None
+
+    @property
+    def home_path(self) -> str:
+        """The home folder as the sandboxed command sees it."""
+        return str(self.home_folder)
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
-        return ["bash", "-c", command]
+        return ["env", f"HOME={self.home_path}", "bash", "-c", command]
 
     def visible(self, path: Path) -> str:
-        """Where the sandboxed command finds `path` (a path inside the workspace)."""
+        """Where the sandboxed command finds `path` (inside the workspace or the home)."""
         return str(path)
+
+    @property
+    def workdir(self) -> str:
+        """The workspace as the sandboxed command sees it (its working directory)."""
+        return str(self.workspace)
 
     async def kill_all(self) -> None:
         """Kill what the commands left behind; as IssuePilot's own user, only their process
@@ -94,7 +148,8 @@ class Sandbox:
     async def run(
         self, command: str, env: dict[str, str], timeout: float, cap: int, cwd: Path | None = None
     ) -> Ran:
-        """Run `command` with exactly `env`; keep the last `cap` bytes of its output.
+        """Run `command` with exactly `env` (and the sandbox's `HOME`); keep the last `cap`
+        bytes of its output.
 
         The output goes to an unlinked file, not a pipe: a process the command left behind
         may hold it open, and nothing here waits for that."""
@@ -125,14 +180,20 @@ class Sandbox:
 
 
 class UserSandbox(Sandbox):
+    """A user of this run's own: created on entering, every process of it killed and the
+    user deleted on leaving."""
+
     mode: Mode = "user"
     notice = ""
 
     def __init__(
-        self, workspace: Path, runner_env: dict[str, str], user: str = SANDBOX_USER
+        self,
+        workspace: Path,
+        runner_env: dict[str, str],
+        home_files: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(workspace, runner_env)
-        self.user = user
+        super().__init__(workspace, runner_env, home_files)
+        self.user = f"issuepilot-{os.getpid()}-{secrets.token_hex(3)}"
         self.admin = [] if os.geteuid() == 0 else ["sudo", "-n"]
         self.handed: list[Path] = []
         self.modes: dict[Path, int] = {}  # paths whose mode entering changed, as they were
@@ -144,26 +205,36 @@ class UserSandbox(Sandbox):
                 "sandbox: user needs a Linux runner; set sandbox: container or (knowing the "
                 "agent then reads the job's secrets) sandbox: none in .github/issuepilot.yml"
             )
-        self.account = await self._ensure_user()
+        await reap_orphans(self.admin)
+        self.account = await self._add_user()
         try:
             for name in RUNNER_FILES:
                 if value := self.runner_env.get(name):
                     self._close(Path(value))
             for parent in self.workspace.resolve().parents:
                 self._traversable(parent)
+            self._private(self.workspace)  # another run's user cannot even look inside
             await self._hand_over(self.workspace)
+            self._fill_home()
+            await self._hand_over(self.home_folder)
         except BaseException:
-            await self._restore()
+            await self._leave()
             raise
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
         try:
             await self.kill_all()
         finally:
             await self._restore()
+            self._drop_home()
+            if self.account is not None:
+                await remove_user(self.admin, self.user, self.account.pw_uid)
 
     async def _hand_over(self, path: Path) -> None:
         """Give `path` (recursively) to the sandbox user until the sandbox closes."""
@@ -174,7 +245,6 @@ class UserSandbox(Sandbox):
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
         assert self.account is not None
-        home = self.account.pw_dir
         # sudo resets PATH to its secure_path: `env` puts the job's PATH back.
         return [
             *self.admin,
@@ -187,7 +257,7 @@ class UserSandbox(Sandbox):
             "--",
             "env",
             f"PATH={env.get('PATH', '/usr/bin:/bin')}",
-            f"HOME={home}",
+            f"HOME={self.home_path}",
             f"USER={self.user}",
             f"LOGNAME={self.user}",
             "bash",
@@ -196,28 +266,30 @@ class UserSandbox(Sandbox):
         ]
 
     async def kill_all(self) -> None:
-        """Kill every process of the sandbox user: detached, `setsid`, daemonised or not."""
-        for _ in range(50):
-            await self._admin("pkill", "-KILL", "-u", self.user, check=False)
-            if await self._admin("pgrep", "-u", self.user, check=False) != 0:
-                return
-            await asyncio.sleep(0.02)
+        """Kill every process of this run's user: detached, `setsid`, daemonised or not."""
+        if self.account is not None:
+            await kill_user(self.admin, self.account.pw_uid)
 
-    async def _ensure_user(self) -> pwd.struct_passwd:
-        try:
-            return pwd.getpwnam(self.user)
-        except KeyError:
-            pass
-        created = await self._admin(
-            "useradd",
-            "--system",
-            "--user-group",
-            "--create-home",
-            "--shell",
-            "/bin/bash",
-            self.user,
-            check=False,
-        )
+    async def _add_user(self) -> pwd.struct_passwd:
+        """Create this run's user; `useradd` of concurrent runs may find the account files
+        locked, and is tried again."""
+        created = 0
+        for attempt in range(20):
+            created = await self._admin(
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/bin/bash",
+                self.user,
+                check=False,
+            )
+            if created == 0:
+                break
+            await asyncio.sleep(0.05 * (attempt + 1))
         try:
             return pwd.getpwnam(self.user)
         except KeyError:
@@ -238,11 +310,20 @@ class UserSandbox(Sandbox):
             self.modes.setdefault(path, stat.S_IMODE(mode))
             os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IRWXO)
 
+    def _private(self, path: Path) -> None:
+        """Only the owner (the sandbox user, once handed over) may enter `path`."""
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            self.modes.setdefault(path, mode)
+            os.chmod(path, mode & stat.S_IRWXU)
+
     def _traversable(self, path: Path) -> None:
-        """Let other users pass through `path` (not list it) to reach the workspace."""
+        """Let other users pass through `path` (not list it) to reach the workspace. Left so
+        when the sandbox closes: another run's sandbox may still need to pass (two jobs
+        whose checkouts share a parent), and passing names nothing it could not reach while
+        a sandbox is open anyway."""
         mode = path.stat().st_mode
         if not mode & stat.S_IXOTH:
-            self.modes.setdefault(path, stat.S_IMODE(mode))
             os.chmod(path, stat.S_IMODE(mode) | stat.S_IXOTH)
 
     async def _restore(self) -> None:
@@ -255,33 +336,89 @@ class UserSandbox(Sandbox):
         self.modes.clear()
 
     async def _admin(self, *argv: str, check: bool = True) -> int:
-        proc = await asyncio.create_subprocess_exec(
-            *self.admin,
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        return await admin(self.admin, *argv, check=check)
+
+
+async def admin(prefix: Sequence[str], *argv: str, check: bool = True) -> int:
+    """Run a privileged command (`prefix` is empty as root, else `sudo -n`)."""
+    proc = await asyncio.create_subprocess_exec(
+        *prefix,
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    code = proc.returncode or 0
+    if check and code != 0:
+        raise SandboxUnavailable(
+            f"the sandbox could not run {shlex.join(argv)}: "
+            f"{err.decode(errors='replace').strip() or f'exit {code}'}"
         )
-        _, err = await proc.communicate()
-        code = proc.returncode or 0
-        if check and code != 0:
-            raise SandboxUnavailable(
-                f"the sandbox could not run {shlex.join(argv)}: "
-                f"{err.decode(errors='replace').strip() or f'exit {code}'}"
-            )
-        return code
+    return code
+
+
+async def kill_user(prefix: Sequence[str], uid: int) -> None:
+    """Kill every process of `uid`, until none is left (a fork can race one `pkill`)."""
+    for _ in range(50):
+        await admin(prefix, "pkill", "-KILL", "-U", str(uid), check=False)
+        if await admin(prefix, "pgrep", "-U", str(uid), check=False) != 0:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def remove_user(prefix: Sequence[str], name: str, uid: int) -> None:
+    """Delete a run's user and what it left in the shared temporary folders (so that a
+    later user given the same uid inherits nothing)."""
+    await kill_user(prefix, uid)
+    folders = [f for f in SHARED_TEMP if os.path.isdir(f)]
+    await admin(prefix, "find", *folders, "-xdev", "-user", str(uid), "-delete", check=False)
+    for attempt in range(20):  # concurrent runs may hold the account files' lock
+        if await admin(prefix, "userdel", name, check=False) in (0, 6):  # 6: no such user
+            return
+        await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def reap_orphans(prefix: Sequence[str]) -> None:
+    """Remove the users of runs that died before closing their sandbox (a killed job): a
+    user's name holds the pid of the IssuePilot process that made it."""
+    for account in pwd.getpwall():
+        found = USER_NAME.match(account.pw_name)
+        if found and not _alive(int(found.group(1))):
+            await remove_user(prefix, account.pw_name, account.pw_uid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ContainerSandbox(Sandbox):
-    """`docker run` with only the workspace mounted, as the workspace's owner."""
+    """`docker run` with only the workspace and the home mounted, as the workspace's owner."""
 
     mode: Mode = "container"
     notice = ""
+    HOME = "/home/issuepilot"
 
-    def __init__(self, workspace: Path, runner_env: dict[str, str], image: str) -> None:
-        super().__init__(workspace, runner_env)
+    def __init__(
+        self,
+        workspace: Path,
+        runner_env: dict[str, str],
+        image: str,
+        home_files: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(workspace, runner_env, home_files)
         self.image = image
         self.name = f"issuepilot-{os.getpid()}-{time.time_ns()}"
+
+    @property
+    def home_path(self) -> str:
+        return self.HOME
 
     def argv(self, command: str, env: dict[str, str]) -> list[str]:
         owner = self.workspace.stat()
@@ -296,6 +433,10 @@ class ContainerSandbox(Sandbox):
             f"{owner.st_uid}:{owner.st_gid}",
             "-v",
             f"{self.workspace.resolve()}:/workspace",
+            "-v",
+            f"{self.home_folder}:{self.HOME}",
+            "-e",
+            f"HOME={self.HOME}",
             "-w",
             "/workspace",
             *names,  # `-e NAME` takes the value from docker's own environment: not in argv
@@ -305,7 +446,13 @@ class ContainerSandbox(Sandbox):
             command,
         ]
 
+    @property
+    def workdir(self) -> str:
+        return "/workspace"
+
     def visible(self, path: Path) -> str:
+        if self.home is not None and path.is_relative_to(self.home):
+            return f"{self.HOME}/{path.relative_to(self.home).as_posix()}"
         return "/workspace/" + path.relative_to(self.workspace).as_posix()
 
     async def kill_all(self) -> None:
@@ -321,16 +468,20 @@ class ContainerSandbox(Sandbox):
 
 
 def open_sandbox(
-    mode: Mode, workspace: Path, runner_env: dict[str, str], image: str | None = None
+    mode: Mode,
+    workspace: Path,
+    runner_env: dict[str, str],
+    image: str | None = None,
+    home_files: Mapping[str, str] | None = None,
 ) -> Sandbox:
     match mode:
         case "user":
-            return UserSandbox(workspace, runner_env)
+            return UserSandbox(workspace, runner_env, home_files)
         case "container":
             if not image:
                 raise InputError("sandbox: container needs sandbox-image in .github/issuepilot.yml")
-            return ContainerSandbox(workspace, runner_env, image)
-    return Sandbox(workspace, runner_env)
+            return ContainerSandbox(workspace, runner_env, image, home_files)
+    return Sandbox(workspace, runner_env, home_files)
 
 
 def _kill_group(pid: int) -> None:

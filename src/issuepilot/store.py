@@ -43,7 +43,7 @@ return v + 1
 class TaskStore(Protocol):
     # Whether what it keeps is secret: only then may it keep the key that signs records.
     private: bool
-    name: str  # where it keeps them, for people: "Redis", "the ledger refs/issuepilot/ledger"
+    name: str  # where it keeps them, for people: "Redis", "the ledger (branch issuepilot/ledger)"
 
     async def load(self, issue: int) -> Task | None: ...
     async def load_many(self, issues: list[int]) -> dict[int, Task]: ...

@@ -12,8 +12,10 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from .agents.base import Agent
 from .agents.budget import Budget
-from .agents.command import CommandAgent
+from .agents.command import CommandAgent, PresetRun
+from .agents.install import cache_dir
 from .agents.openai import OpenAIAgent, preload
+from .agents.presets import preset
 from .config import RepoConfig, Settings
 from .errors import BackendError, InputError, IssuePilotError
 from .events import Action, Payload, Trigger, decide
@@ -176,7 +178,16 @@ def build_agent(settings: Settings, role: str, spent: Usage, redact: Redactor) -
     the built-in one on the model endpoint. Both count against the task's budget."""
     config = settings.config
     budget = Budget.of(config, spent)
-    if settings.agent_command and role in config.command_roles:
+    if (settings.agent_command or settings.agent) and role in config.command_roles:
+        chosen = None
+        if settings.agent:
+            chosen = PresetRun(
+                preset(settings.agent),
+                cache_dir(settings.runner_env),
+                settings.agent_version,
+                settings.agent_model,
+                settings.agent_base_url,
+            )
         return CommandAgent(
             settings.agent_command,
             settings.workspace or Path("."),
@@ -188,6 +199,7 @@ def build_agent(settings: Settings, role: str, spent: Usage, redact: Redactor) -
             sandbox=config.sandbox,
             sandbox_image=config.sandbox_image,
             redact=redact,
+            preset=chosen,
         )
     return OpenAIAgent(
         settings.model,

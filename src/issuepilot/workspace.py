@@ -26,6 +26,7 @@ class Workspace(Protocol):
 
     async def files(self, pattern: str = "") -> list[str]: ...
     async def read(self, path: str) -> str | None: ...
+    async def pin(self) -> None: ...
     async def original(self, path: str) -> str | None: ...
     async def write(self, path: str, content: str) -> None: ...
     async def delete(self, path: str) -> None: ...
@@ -46,11 +47,20 @@ def matches(path: str, pattern: str) -> bool:
 
 
 class CheckoutWorkspace:
-    """The job's checkout. Writes go to disk; the change is read back with git."""
+    """The job's checkout. Writes go to disk; the change is read back with git, against
+    the commit the work started from (`pin`): an agent's own commits, amends or branch
+    switches change nothing of what is read back."""
 
     def __init__(self, root: Path) -> None:
         self.root: Path | None = root
         self._root = root
+        self.base = "HEAD"  # the commit the work started from, once pinned
+
+    async def pin(self) -> None:
+        """Remember the commit the checkout is at, before any agent works in it."""
+        self.base = (
+            (await git(self._root, "rev-parse", "--verify", "HEAD^{commit}")).decode().strip()
+        )
 
     async def files(self, pattern: str = "") -> list[str]:
         out = await git(self._root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
@@ -73,7 +83,7 @@ class CheckoutWorkspace:
         return full.read_bytes().decode("utf-8", errors="replace")
 
     async def original(self, path: str) -> str | None:
-        shown = await git(self._root, "show", f"HEAD:{checked(path)}", check=False)
+        shown = await git(self._root, "show", f"{self.base}:{checked(path)}", check=False)
         return shown.decode("utf-8", errors="replace") if shown else None
 
     async def write(self, path: str, content: str) -> None:
@@ -89,7 +99,7 @@ class CheckoutWorkspace:
             full.unlink()
 
     async def change(self) -> list[FileChange]:
-        return await read_back(self._root)
+        return await read_back(self._root, self.base)
 
 
 class ApiWorkspace:
@@ -109,6 +119,9 @@ class ApiWorkspace:
             p for p, text in self._edits.items() if text is None
         }
         return sorted(p for p in paths if matches(p, pattern))
+
+    async def pin(self) -> None:
+        """Nothing to pin: the edits are kept apart from the branch."""
 
     async def original(self, path: str) -> str | None:
         path = checked(path)
@@ -140,12 +153,13 @@ class ApiWorkspace:
         ]
 
 
-async def read_back(root: Path) -> list[FileChange]:
-    """The working tree's changes against HEAD, as file changes (renames become a deletion
-    and an addition). Paths outside the repository, into .git/, and symlinks are refused.
-    The change is staged: `restore` puts the tree back to it after the checks ran."""
+async def read_back(root: Path, base: str = "HEAD") -> list[FileChange]:
+    """The working tree's changes against the commit `base`, as file changes (renames
+    become a deletion and an addition). Paths outside the repository, into .git/, and
+    symlinks are refused. The change is staged: `restore` puts the tree back to it after
+    the checks ran."""
     await git(root, "add", "--all")
-    raw = await git(root, "diff", "--cached", "--raw", "-M", "-z", "HEAD")
+    raw = await git(root, "diff", "--cached", "--raw", "-M", "-z", base)
     fields = raw.decode(errors="surrogateescape").split("\0")
     changes: list[FileChange] = []
     i = 0

@@ -15,7 +15,7 @@ FILES = {
 }
 
 
-@pytest.fixture(params=["redis", "github"])
+@pytest.fixture
 def world(
     request: pytest.FixtureRequest, redis_url: str, repo: str, tmp_path: Path
 ) -> Iterator[World]:

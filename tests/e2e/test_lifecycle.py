@@ -250,29 +250,10 @@ def test_sweep_recovers_dead_steps_and_repairs_labels(world: World) -> None:
     assert "issuepilot:queued" in gh.issues[drifted].labels
 
 
-def test_the_demo_runs_the_whole_lifecycle(redis_url: str) -> None:
-    import subprocess
-    import sys
-
-    from .harness import passthrough
-
-    done = subprocess.run(
-        [sys.executable, "-m", "issuepilot", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**passthrough(), "REDIS_URL": redis_url},
-    )
-    assert done.returncode == 0, done.stderr
-    assert "task #1 ends done" in done.stdout
-    assert '+ name + "!"' in done.stdout and "unknown routes: 0" in done.stdout
-
-
+@pytest.mark.stores("redis")
 async def test_a_task_redis_lost_is_rebuilt_from_the_status_comment(
     world: World, redis: Redis, repo: str
 ) -> None:
-    if world.store != "redis":
-        pytest.skip("about Redis itself: test_reconcile wipes the ledger with world.flush")
     gh = world.github
     issue = gh.open_issue("Remember me", "Edit `src/app.py`.")
     world.step(gh.label_event(issue, "issuepilot"))

@@ -114,11 +114,10 @@ def test_a_rate_limit_stops_the_sweep_and_says_when_it_goes_on(world: World) -> 
     assert len(posts) == 1, "it stopped at once"
 
 
+@pytest.mark.stores("redis")
 def test_migrating_between_the_stores_loses_nothing(world: World, redis_url: str) -> None:
     from .test_cli import cli
 
-    if world.store != "redis":
-        pytest.skip("starts from Redis and moves to the ledger and back")
     gh = world.github
     holder = gh.open_issue("Holds the file", BODY)
     to_pr_open(world, holder)
@@ -148,11 +147,10 @@ def test_migrating_between_the_stores_loses_nothing(world: World, redis_url: str
     assert rows[queued] == "queued" and rows[other] == "approved"
 
 
+@pytest.mark.stores("redis")
 def test_migrating_while_a_step_runs_is_refused(world: World) -> None:
     from .test_cli import cli
 
-    if world.store != "redis":
-        pytest.skip("starts from Redis")
     gh = world.github
     issue = gh.open_issue("Busy", BODY)
     world.step(gh.label_event(issue, "issuepilot"))

@@ -116,6 +116,8 @@ class ScriptedAgent:
     sim: "Sim"
     budget: Budget
     notices: list[str] = field(default_factory=list)
+    label: str = "the scripted agent"
+    message: str = ""
 
     async def plan(self, issue: IssueText, context: RepoFiles, tools: ToolBox) -> Plan:
         self.sim.planned.append((issue, context))

@@ -38,6 +38,8 @@ class Agent(Protocol):
 
     budget: Budget
     notices: list[str]
+    label: str  # who did the work, as people read it ("Claude Code 2.1.332")
+    message: str  # its final message, redacted and capped ("" when it gives none)
 
     async def plan(self, issue: IssueText, context: RepoFiles, tools: "ToolBox") -> Plan: ...
 

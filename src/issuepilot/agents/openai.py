@@ -65,6 +65,8 @@ class OpenAIAgent:
         self.mode = mode  # auto (tools, falling back), tools, single-call
         self.max_turns = max_turns
         self.notices: list[str] = []
+        self.label = f"the built-in agent ({model})"
+        self.message = ""
         self.turns = 0  # model calls of the tool loop, for the job summary
         self.capped = False  # the last loop ended at its turn or budget cap
         self.model_seconds = 0.0  # time spent waiting on the endpoint

@@ -97,13 +97,14 @@ async def write_change(
     the workspace holds already, checked once."""
     config = ctx.config
     workspace = workspace or workspace_of(ctx, ctx.base_branch)
+    await workspace.pin()
     checks = _checks(ctx, workspace.root)
     guard = Guard(ctx, plan, lease, workspace)
     check = checks.for_the_agent if checks is not None else None
     tools = ToolBox(workspace, "execute", guard, check, log=ctx.say)
     ctx.group("The agent's tool calls")
     said = (*task.feedback, brief) if brief else tuple(task.feedback)
-    issue = IssueText(task.issue, task.title, "", said)
+    issue = IssueText(task.issue, task.title, task.body, said)
     try:
         feedback, results = (ROUND_START if brief else ""), []
         for round_ in range(1 + config.check_rounds):

@@ -12,7 +12,7 @@ from ..errors import Superseded
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
 from ..github.status import Seal
-from ..github.untrusted import Redactor, command_data, logged
+from ..github.untrusted import Redactor, command_data, escape, logged
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
@@ -118,15 +118,17 @@ class Context:
     def report_agent(
         self, role: str, agent: Agent, used: dict[str, int], checks: Sequence[CheckResult] = ()
     ) -> None:
-        """The job summary's table of what the agent did in this step: model calls, tools
-        used, tokens, check results."""
+        """The job summary's table of what the agent did in this step: who, model calls (an
+        agent CLI's turns), tools used, tokens, cost, check results."""
         usage = agent.budget.step_usage()
-        tools = ", ".join(f"{name} {n}" for name, n in sorted(used.items())) or "none"
+        tools = ", ".join(f"{name} {n}" for name, n in sorted(used.items())) or "-"
         verdicts = [f"{r.name} {'passed' if r.passed else 'failed'}" for r in checks]
         if not self.summary or not self.summary[-1].startswith("| "):
-            self.summary += ["| Role | Model calls | Tools used | Tokens | Checks |"]
-            self.summary += ["|---|---|---|---|---|"]
-        row = [role, str(usage.model_calls), tools, f"{usage.tokens:,}"]
+            self.summary += ["| Role | Agent | Model calls | Tools used | Tokens | Cost | Checks |"]
+            self.summary += ["|---|---|---|---|---|---|---|"]
+        cost = f"{usage.cost:.4f}" if usage.cost else "-"
+        who = escape(self.redact(agent.label))
+        row = [role, who, str(usage.model_calls), tools, f"{usage.tokens:,}", cost]
         self.summary.append("| " + " | ".join([*row, ", ".join(verdicts) or "-"]) + " |")
 
     def spent(self, task: Task, agent: Agent) -> Task:

@@ -22,6 +22,7 @@ from .context import Context, Outcome
 from .failure import fail
 from .transition import transition
 
+MESSAGE_SHOWN = 2_000  # characters of an agent CLI's last message in the pull request
 PR_BODY = """{summary}
 
 ### Plan v{version} (`{digest}`), approved
@@ -31,7 +32,7 @@ PR_BODY = """{summary}
 ### Files
 
 {files}
-{checks}
+{checks}{agent}
 Closes #{issue}
 
 <sub>Opened by IssuePilot from a plan a maintainer approved before the change was written.</sub>
@@ -117,7 +118,7 @@ async def _write(ctx: Context, task: Task, plan: Plan, lease: Lease, agent: Agen
     await ctx.locks.extend(change.lease, config.lease_s)
     head = await push_change(ctx.gh, base, branch, change.changes, message)
     title = f"{plain(task.title or 'IssuePilot change', ctx.redact)} (#{task.issue})"
-    body = pr_body(task, plan, change.extra, ctx.redact, change.checks)
+    body = pr_body(task, plan, change.extra, ctx.redact, change.checks, agent)
     if task.pr:
         await ctx.gh.update_pull(task.pr, title, body)
         return Opened(branch, head, task.pr, task.pr_url, change)
@@ -135,6 +136,7 @@ def pr_body(
     extra: list[str],
     redact: Redactor,
     checks: Sequence[CheckResult] = (),
+    agent: Agent | None = None,
 ) -> str:
     """The pull request's description: the approved plan, every word of it model text and
     so shown as untrusted; the checks' results; the only closing reference is IssuePilot's
@@ -154,5 +156,19 @@ def pr_body(
         steps=steps,
         files=files,
         checks=check_lines(checks, redact),
+        agent=agent_lines(agent, redact),
         issue=task.issue,
     )
+
+
+def agent_lines(agent: Agent | None, redact: Redactor) -> str:
+    """Who wrote the change and what this step's work cost; an agent CLI's last message,
+    folded (its text is untrusted, shown as such)."""
+    if agent is None:
+        return ""
+    usage = agent.budget.step_usage()
+    lines = f"\nWritten by {shown(agent.label, redact)}: {usage.describe()}.\n"
+    if agent.message:
+        said = shown(agent.message[-MESSAGE_SHOWN:], redact)
+        lines += f"\n<details><summary>Its last message</summary>\n\n{said}\n\n</details>\n"
+    return lines

@@ -7,9 +7,10 @@ import hashlib
 import secrets
 
 from ..aio import together
+from ..github.client import GitHub
 from ..github.errors import NotFound
 from ..github.status import Record, Seal, parse_record, render
-from ..labels import label_changes
+from ..labels import Labels, label_changes
 from ..machine import shown
 from ..models import Task
 from .context import Context, update
@@ -23,11 +24,17 @@ async def ensure_labels(ctx: Context) -> None:
     if await ctx.store.get_flag(key) == ctx.labels.prefix:
         ctx.labels_ready = True
         return
-    existing = set(await ctx.gh.list_labels())
-    missing = {n: d for n, d in ctx.labels.definitions().items() if n not in existing}
-    await together(*(ctx.gh.create_label(n, c, d) for n, (c, d) in missing.items()))
+    await create_labels(ctx.gh, ctx.labels)
     await ctx.store.set_flag(key, ctx.labels.prefix, ttl_s=7 * 24 * 3600)
     ctx.labels_ready = True
+
+
+async def create_labels(gh: GitHub, labels: Labels) -> list[str]:
+    """Create those of IssuePilot's labels the repository lacks; returns their names."""
+    existing = set(await gh.list_labels())
+    missing = {n: d for n, d in labels.definitions().items() if n not in existing}
+    await together(*(gh.create_label(n, c, d) for n, (c, d) in missing.items()))
+    return sorted(missing)
 
 
 async def publish(

@@ -13,6 +13,8 @@ from .mirror import label_shown, publish
 from .repo_files import planner_context
 from .transition import transition
 
+BODY_KEPT = 6_000
+
 
 async def plan(ctx: Context, task: Task) -> Outcome:
     config = ctx.config
@@ -35,7 +37,8 @@ async def plan(ctx: Context, task: Task) -> Outcome:
                 f"the plan touches {len(proposal.paths)} files; the limit is {config.max_files} "
                 "(setting max-files)"
             )
-        if size := too_large(working.model_copy(update={"plan": proposal}), ctx.labels):
+        shown_task = working.model_copy(update={"plan": proposal, "body": _kept(issue.body)})
+        if size := too_large(shown_task, ctx.labels):
             raise ModelError(
                 f"the plan is too large to show for review ({size} characters in a comment "
                 f"that holds {LIMIT}): revise the issue towards a smaller change"
@@ -61,11 +64,18 @@ async def plan(ctx: Context, task: Task) -> Outcome:
             PlanVersion(version=version, digest=digest, at=ctx.stamp()),
         ],
         title=issue.title,
+        body=_kept(issue.body),
     )
     if (shown := ctx.written_at.get(task.issue)) is not None:  # GitHub's time: see approve
         latest = reviewed.plan_versions[-1].model_copy(update={"shown": shown})
         reviewed = await update(ctx, reviewed, plan_versions=[*reviewed.plan_versions[:-1], latest])
     return Outcome(reviewed, f"plan v{reviewed.plan_version} posted for review")
+
+
+def _kept(body: str) -> str:
+    """The issue's text as the plan was made from it, which the executor reads (an edit
+    after the approval never reaches it); at most BODY_KEPT characters."""
+    return body[:BODY_KEPT]
 
 
 async def _issue_text(ctx: Context, task: Task) -> IssueText:

@@ -23,6 +23,8 @@ Root runs the privileged parts directly; any other user through passwordless `su
 """
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import pwd
 import re
@@ -34,7 +36,8 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -234,7 +237,7 @@ class UserSandbox(Sandbox):
             await self._restore()
             self._drop_home()
             if self.account is not None:
-                await remove_user(self.admin, self.user, self.account.pw_uid)
+                await remove_user(self.admin, self.user)
 
     async def _hand_over(self, path: Path) -> None:
         """Give `path` (recursively) to the sandbox user until the sandbox closes."""
@@ -367,16 +370,43 @@ async def kill_user(prefix: Sequence[str], uid: int) -> None:
         await asyncio.sleep(0.02)
 
 
-async def remove_user(prefix: Sequence[str], name: str, uid: int) -> None:
+async def remove_user(prefix: Sequence[str], name: str) -> None:
     """Delete a run's user and what it left in the shared temporary folders (so that a
-    later user given the same uid inherits nothing)."""
-    await kill_user(prefix, uid)
-    folders = [f for f in SHARED_TEMP if os.path.isdir(f)]
-    await admin(prefix, "find", *folders, "-xdev", "-user", str(uid), "-delete", check=False)
-    for attempt in range(20):  # concurrent runs may hold the account files' lock
-        if await admin(prefix, "userdel", name, check=False) in (0, 6):  # 6: no such user
-            return
-        await asyncio.sleep(0.05 * (attempt + 1))
+    later user given the same uid inherits nothing).
+
+    One removal at a time on this machine, the user's uid read again under the lock: two
+    runs may both find a dead run's user to reap, and once the first has deleted it, its
+    uid may already belong to a new run's user that the second must not touch."""
+    async with _one_remover():
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            return  # removed already
+        await kill_user(prefix, uid)
+        folders = [f for f in SHARED_TEMP if os.path.isdir(f)]
+        await admin(prefix, "find", *folders, "-xdev", "-user", str(uid), "-delete", check=False)
+        for attempt in range(20):  # concurrent runs may hold the account files' lock
+            if await admin(prefix, "userdel", name, check=False) in (0, 6):  # 6: no such user
+                return
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+@asynccontextmanager
+async def _one_remover() -> AsyncIterator[None]:
+    """An exclusive lock of this machine's IssuePilot processes (of one user), in a folder
+    only that user may open: a sandboxed process cannot take it and hold up the others."""
+    folder = Path(tempfile.gettempdir()) / f"issuepilot-{os.geteuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailable(f"{folder} is not a private folder of this user: remove it")
+    fd = os.open(folder / "users.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 async def reap_orphans(prefix: Sequence[str]) -> None:
@@ -385,7 +415,7 @@ async def reap_orphans(prefix: Sequence[str]) -> None:
     for account in pwd.getpwall():
         found = USER_NAME.match(account.pw_name)
         if found and not _alive(int(found.group(1))):
-            await remove_user(prefix, account.pw_name, account.pw_uid)
+            await remove_user(prefix, account.pw_name)
 
 
 def _alive(pid: int) -> bool:

@@ -40,8 +40,14 @@ def inputs(given: dict[str, str], github: dict[str, str]) -> dict[str, str]:
     return values
 
 
-def substitute(text: str, inputs: dict[str, str], github: dict[str, str]) -> str:
-    """`${{ inputs.x }}`, `${{ github.x }}` and `${{ steps.s.outputs.o }}` as the runner does."""
+# The runner context of a GitHub-hosted Linux runner, for what the steps' env names.
+RUNNER = {"os": "Linux", "arch": "X64", "tool_cache": "/opt/hostedtoolcache"}
+
+
+def substitute(
+    text: str, inputs: dict[str, str], github: dict[str, str], runner: dict[str, str] = RUNNER
+) -> str:
+    """`${{ inputs.x }}`, `${{ github.x }}` and `${{ runner.x }}` as the runner does."""
 
     def value(match: re.Match[str]) -> str:
         expr = match.group(1)
@@ -50,6 +56,8 @@ def substitute(text: str, inputs: dict[str, str], github: dict[str, str]) -> str
             return inputs[name]
         if scope == "github":
             return github[name]
+        if scope == "runner":
+            return runner[name]
         raise AssertionError(f"expression the test does not evaluate: {expr}")
 
     return _EXPR.sub(value, text)
@@ -86,7 +94,7 @@ def run_action(
     stops after the step with that id."""
     github = {"token": env.get("GITHUB_TOKEN", ""), "action_path": str(ACTION.parent)}
     values = inputs(given, github)
-    runner = {"temp": str(runner_temp), "os": "Linux", "arch": "X64"}
+    runner = {**RUNNER, "temp": str(runner_temp), "tool_cache": str(runner_temp / "tools")}
     steps: dict[str, dict[str, Any]] = {}
     contexts: dict[str, Any] = {"inputs": values, "github": github, "runner": runner}
     log: list[str] = []

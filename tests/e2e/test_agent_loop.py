@@ -87,7 +87,9 @@ def test_plan_and_change_through_tools_with_a_passing_check(world: World) -> Non
     assert "::group::The agent's tool calls" in executed.stdout
     assert "edit_file src/app.py -> " in executed.stdout and "Hello" not in executed.stdout
     # The job summary has the table of what the agent did.
-    assert "| Role | Model calls | Tools used | Tokens | Checks |" in executed.summary
+    assert (
+        "| Role | Agent | Model calls | Tools used | Tokens | Cost | Checks |" in executed.summary
+    )
     assert "edit_file 1, finish 1, read_file 1, search 1 |" in executed.summary
     assert "| greeting passed |" in executed.summary
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.sandbox import USER_NAME, UserSandbox
+from issuepilot.sandbox import USER_NAME, UserSandbox, remove_user
 
 from .test_agent_reads_the_jobs_secrets import can_sandbox
 
@@ -122,3 +122,16 @@ async def test_one_sandbox_closing_leaves_the_other_its_way_to_its_checkout(
         await first.__aexit__(None, None, None)
         ran = await box_a.run(f"cat {a}/private.txt", ENV, timeout=60, cap=4096)
     assert ran.code == 0 and "only a may read this" in ran.output, ran.output
+
+
+async def test_reaping_a_user_that_is_gone_touches_whoever_has_its_uid_now(
+    tmp_path: Path,
+) -> None:
+    async with UserSandbox(workspace(tmp_path, "old"), {}) as old:
+        pass  # closed: its user deleted, its uid free for the next sandbox
+    async with UserSandbox(workspace(tmp_path, "new"), {}) as new:
+        slow = asyncio.create_task(new.run("sleep 2; echo alive", ENV, timeout=60, cap=4096))
+        await asyncio.sleep(0.3)
+        await remove_user(new.admin, old.user)  # a second reaper, late, with the old name
+        ran = await slow
+    assert ran.code == 0 and "alive" in ran.output

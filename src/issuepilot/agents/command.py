@@ -248,10 +248,14 @@ class CommandAgent:
             ran = await box.run(command, env, timeout, self.output_cap)
         self.budget.seconds += ran.seconds
         self.output = self.redact(ran.output)
-        if self.preset is not None:
-            self._count(self.preset.preset.report(_read(output_file, MAX_OUTPUT_BYTES)))
+        report = None
+        if self.preset is not None:  # what it spent counts, whatever became of the run
+            report = self.preset.preset.report(_read(output_file, MAX_OUTPUT_BYTES))
+            self._count(report)
         if ran.code is None:
             raise ModelError(f"{self.label} ran past its {timeout:g} s timeout{self._tail()}")
+        if report is not None and report.failed:
+            raise ModelError(f"{self.label} reported a failure: {self.redact(report.failed)}")
         if ran.code != 0:
             raise ModelError(f"{self.label} exited with {ran.code}{self._tail()}")
         self.budget.check()  # what this run spent may have crossed a limit
@@ -286,8 +290,6 @@ class CommandAgent:
         self.budget.tokens += report.tokens
         self.budget.cost += report.cost
         self.message = self.redact(report.message)[-self.output_cap :]
-        if report.failed:
-            raise ModelError(f"{self.label} reported a failure: {self.redact(report.failed)}")
 
     def _tail(self) -> str:
         last = (self.message or self.output).strip().splitlines()[-5:]

@@ -12,7 +12,7 @@ tools, as endpoints without function calling do. Requests are kept in `requests`
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,10 @@ APPENDED = "\n\nUpdated by IssuePilot.\n"
 
 @dataclass
 class Calls:
-    """An answer made of tool calls: (name, arguments) pairs, and optional text."""
+    """An answer made of tool calls: (name, arguments) pairs, and optional text. Arguments
+    given as a string are the input of a freeform (custom) tool, where the API has them."""
 
-    calls: list[tuple[str, dict[str, Any]]]
+    calls: Sequence[tuple[str, dict[str, Any] | str]]
     content: str = ""
 
 

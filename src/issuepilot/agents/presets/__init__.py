@@ -2,8 +2,11 @@
 
 from ...errors import InputError
 from .base import Install, Invocation, Preset, Report, Role
+from .claude_code import ClaudeCode
+from .codex import Codex
+from .gemini import Gemini
 
-ALL: tuple[Preset, ...] = ()
+ALL: tuple[Preset, ...] = (ClaudeCode(), Codex(), Gemini())
 PRESETS: dict[str, Preset] = {p.name: p for p in ALL}
 
 

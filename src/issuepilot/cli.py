@@ -303,7 +303,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             await gh.aclose()
         return f"moved {moved.tasks} tasks and the locks on {moved.locked} files {where}"
 
-    print(asyncio.run(move()))
+    print(logged(asyncio.run(move())))
     return 0
 
 
@@ -322,7 +322,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
     )
     for line in asyncio.run(scaffold.init(target)):
-        print(line)
+        print(logged(line))
     return 0
 
 
@@ -346,7 +346,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     if args.action == "list":
         for name, known in sorted(PRESETS.items()):
             spec = known.install
-            print(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}")
+            print(logged(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}"))
         return 0
     if not args.name:
         raise InputError(f"agents {args.action} needs a preset name (issuepilot agents list)")
@@ -359,11 +359,11 @@ def cmd_agents(args: argparse.Namespace) -> int:
         if args.github_output and (out := os.environ.get("GITHUB_OUTPUT")):
             with open(out, "a", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        print(logged("\n".join(lines)))
         return 0
     done = asyncio.run(install.ensure(cache, chosen, version))
     how = f"installed in {done.seconds:.1f} s" if done.seconds else "already installed"
-    print(f"{chosen.title} {done.version}: {done.command} ({how})")
+    print(logged(f"{chosen.title} {done.version}: {done.command} ({how})"))
     return 0
 
 

@@ -157,6 +157,8 @@ class HostileAgent:
     """Both roles: first every hostile tool call through the real tools, then the usual
     answer (a plan of `src/app.py`; a line appended to it)."""
 
+    label, message = "a hostile model", ""
+
     def __init__(self, role: str, spent: Usage) -> None:
         self.budget, self.notices = Budget.of(RepoConfig(), spent), list[str]()
 

@@ -186,6 +186,7 @@ def test_workflow_dispatch(
     trigger = run("workflow_dispatch", {"inputs": inputs})
     assert (trigger.action, trigger.issue, trigger.feedback) == (action, issue_no, feedback)
     assert not trigger.needs_permission
+    assert trigger.key == "", "a dispatch names nothing that stays the same"
 
 
 @pytest.mark.parametrize("inputs", [{"issue": "twelve"}, {"issue": "1", "command": "explode"}])
@@ -204,7 +205,7 @@ def test_explain_shape() -> None:
     trigger = run(
         "issues", {"action": "labeled", "label": {"name": "issuepilot"}, "issue": issue()}
     )
-    assert trigger.explain() == {
+    assert trigger.explain(RULES.labels) == {
         "event": "issues.labeled",
         "action": "enqueue",
         "issue": 7,
@@ -253,6 +254,7 @@ def test_a_review_requesting_changes_starts_a_fix_round() -> None:
     found = run("pull_request_review", review())
     assert (found.action, found.issue, found.pr) == (Action.FIX, 7, 9)
     assert found.feedback == "Rename it." and found.source == ("review", 55)
+    assert found.key == "review:55"
     assert found.needs_permission
 
 
@@ -302,6 +304,11 @@ def test_a_failed_listed_workflow_on_the_tasks_branch_starts_an_automatic_round(
         ("run", 77),
     )
     assert not found.needs_permission  # a fact, not a request
+    assert found.key == "run:77/1"
+    rerun = workflow_run()
+    rerun["workflow_run"]["run_attempt"] = 2  # the same run, re-run: another trigger
+    raw = parse_payload({"repository": REPO, "sender": {"login": "ann"}, **rerun})
+    assert decide("workflow_run", raw, CI).key == "run:77/2"
 
 
 @pytest.mark.parametrize(
@@ -334,6 +341,7 @@ def check_run(app: str = "ci-app", conclusion: str = "failure") -> dict[str, Any
 def test_a_failed_check_of_other_ci_starts_an_automatic_round() -> None:
     found = run("check_run", check_run())
     assert (found.action, found.issue, found.source) == (Action.CI_FAILED, 7, ("check", 88))
+    assert found.key == "check:88"
     assert run("check_run", check_run(conclusion="success")).action is Action.IGNORE
     actions = run("check_run", check_run(app="github-actions"))
     assert actions.action is Action.IGNORE and "workflow_run" in actions.reason
@@ -348,9 +356,16 @@ def test_fix_and_rebase_commands_on_the_pull_request_name_it_not_the_issue() -> 
     found = run("issue_comment", on_pr)
     assert (found.action, found.issue, found.pr) == (Action.FIX, None, 9)
     assert found.feedback == "use a constant" and found.source == ("comment", 5)
+    assert found.key == "comment:5"
     approve = {**on_pr, "comment": {"id": 6, "body": "/issuepilot approve"}}
     assert run("issue_comment", approve).action is Action.IGNORE
     rebase = {**on_pr, "comment": {"id": 7, "body": "/issuepilot rebase"}}
     assert run("issue_comment", rebase).action is Action.REBASE
+    for trigger in (found, run("issue_comment", rebase)):  # not "issue": None
+        assert trigger.explain(Labels("bot"))["issue"] == (
+            "found at run time from pull request #9's branch, which must be bot/issue-<n>: "
+            "the task of issue <n>"
+        )
     on_issue = {**on_pr, "issue": issue(7)}
     assert run("issue_comment", on_issue).issue == 7
+    assert run("issue_comment", on_issue).key == "comment:5"

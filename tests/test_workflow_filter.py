@@ -200,3 +200,52 @@ def test_the_reusable_workflow_is_a_working_first_setup() -> None:
         "models": "read",
         "checks": "read",
     }
+
+
+# What a run checks out when `ref` is empty: GITHUB_REF of the event. Pull request events
+# get the merge commit; the others the default branch (a dispatch: the branch it names).
+# https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows
+GITHUB_REF = {
+    "pull_request": lambda p: f"refs/pull/{p['pull_request']['number']}/merge",
+    "pull_request_review": lambda p: f"refs/pull/{p['pull_request']['number']}/merge",
+    "workflow_dispatch": lambda p: p["ref"].removeprefix("refs/heads/"),
+}
+
+
+def checked_out(event: Event) -> str:
+    """The branch (or ref) the job's checkout step takes for `event`."""
+    [checkout] = [
+        s for s in job()["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")
+    ]
+    assert "repository" not in checkout["with"], "this repository's branches only, never a fork"
+    expression = str(checkout["with"].get("ref", "")).removeprefix("${{").removesuffix("}}")
+    name, payload = event
+    github = {"event_name": name, "event": payload}
+    ref = evaluate(expression, {"github": github}) if expression.strip() else ""
+    if ref:
+        return str(ref)
+    default = payload.get("repository", {}).get("default_branch", "main")
+    return str(GITHUB_REF.get(name, lambda _: default)(payload))
+
+
+def test_every_event_checks_out_the_base_branch_never_a_pull_requests_code() -> None:
+    """The steps read .github/issuepilot.yml and the base's files from the checkout, and a
+    fix round lays the pull request's head over it: a review's merge commit (the agent's
+    code and config, or a fork's) would be read as the maintainers' own."""
+    repo = Activity("octo/demo", {"README.md": "x"}, None, None)
+    seen = set()
+    for event in events("issuepilot"):
+        name, payload = event
+        pull = payload.get("pull_request") or {}
+        assert checked_out(event) == "main", f"{_show(event)} checks out {checked_out(event)}"
+        assert checked_out(event) != pull.get("head", {}).get("ref")
+        seen.add(name)
+    caller = ROOT / ".github" / "workflows" / "issuepilot.yml"  # its triggers
+    assert seen == set(yaml.safe_load(caller.read_text(encoding="utf-8"))[True])
+    # A fork's pull request, reviewed: still this repository's base branch.
+    fork = repo.review_event(repo.open_pull("issuepilot/issue-3"))
+    fork[1]["pull_request"]["head"]["repo"]["full_name"] = "mallory/demo"
+    assert checked_out(fork) == "main"
+    # A dispatch run from another branch still works on the base.
+    name, dispatch = repo.dispatch_event({"issue": "3"})
+    assert checked_out((name, {**dispatch, "ref": "refs/heads/feature"})) == "main"

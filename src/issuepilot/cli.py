@@ -28,7 +28,7 @@ from .config import (
 )
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
-from .github.untrusted import Redactor, escape
+from .github.untrusted import Redactor, command_data, escape, logged
 from .usage import build_parser
 
 GITHUB_MODELS_HOSTS = {"models.github.ai", "models.inference.ai.azure.com"}
@@ -171,13 +171,6 @@ def read_outputs(text: str) -> dict[str, str]:
     return outputs
 
 
-def command_data(text: str) -> str:
-    """Escape a workflow command's data as GitHub documents, so text cannot end the command
-    or start another one on a new line.
-    https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts"""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def mask(secret: str) -> None:
     """Ask the Actions runner to hide a secret in every later log line."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -191,7 +184,7 @@ def report_error(message: str) -> None:
     if os.environ.get("GITHUB_ACTIONS") == "true":
         print(f"::error title=IssuePilot::{command_data(line)}", flush=True)
     else:
-        print(f"issuepilot: error: {line}", file=sys.stderr, flush=True)
+        print(logged(f"issuepilot: error: {line}"), file=sys.stderr, flush=True)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -199,7 +192,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.config and not Path(args.config).exists():
         raise InputError(f"the config file {args.config} does not exist")
     config = load_config(Path(args.config) if args.config else None)
-    print(json.dumps(decide(name, payload, config.rules).explain()))
+    decision = decide(name, payload, config.rules).explain(config.rules.labels)
+    print(logged(json.dumps(decision)))
     return 0
 
 
@@ -274,7 +268,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             await gh.aclose()
         return as_json(found) if args.json else as_table(found)
 
-    print(asyncio.run(read()))
+    print(logged(asyncio.run(read())))
     return 0
 
 
@@ -309,7 +303,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             await gh.aclose()
         return f"moved {moved.tasks} tasks and the locks on {moved.locked} files {where}"
 
-    print(asyncio.run(move()))
+    print(logged(asyncio.run(move())))
     return 0
 
 
@@ -328,7 +322,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"),
     )
     for line in asyncio.run(scaffold.init(target)):
-        print(line)
+        print(logged(line))
     return 0
 
 
@@ -352,7 +346,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     if args.action == "list":
         for name, known in sorted(PRESETS.items()):
             spec = known.install
-            print(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}")
+            print(logged(f"{name:12} {known.title}: {spec.registry} {spec.package} {spec.version}"))
         return 0
     if not args.name:
         raise InputError(f"agents {args.action} needs a preset name (issuepilot agents list)")
@@ -365,11 +359,11 @@ def cmd_agents(args: argparse.Namespace) -> int:
         if args.github_output and (out := os.environ.get("GITHUB_OUTPUT")):
             with open(out, "a", encoding="utf-8") as f:
                 f.write("\n".join(lines) + "\n")
-        print("\n".join(lines))
+        print(logged("\n".join(lines)))
         return 0
     done = asyncio.run(install.ensure(cache, chosen, version))
     how = f"installed in {done.seconds:.1f} s" if done.seconds else "already installed"
-    print(f"{chosen.title} {done.version}: {done.command} ({how})")
+    print(logged(f"{chosen.title} {done.version}: {done.command} ({how})"))
     return 0
 
 

@@ -99,6 +99,10 @@ class Trigger:
     pr: int = 0
     # Where a fix round's feedback is: ("review" | "run" | "check" | "comment", its id).
     source: tuple[str, int] = ("", 0)
+    # The trigger's own id (`review:42`, `comment:5`, `run:9/2` for attempt 2 of run 9,
+    # `check:88`): a task handles each at most once, however often GitHub delivers it or a
+    # run is re-run. Empty where the event names nothing that stays the same (a dispatch).
+    key: str = ""
 
     @property
     def needs_permission(self) -> bool:
@@ -106,11 +110,19 @@ class Trigger:
             ("workflow_dispatch", "schedule")
         )
 
-    def explain(self) -> dict[str, Any]:
+    def explain(self, labels: Labels) -> dict[str, Any]:
+        """The decision as `issuepilot explain` prints it. A command on a pull request names
+        no issue: the run finds the task from the pull request's branch."""
+        issue: int | str | None = self.issue
+        if issue is None and self.pr:
+            issue = (
+                f"found at run time from pull request #{self.pr}'s branch, which must be "
+                f"{labels.branch_prefix}<n>: the task of issue <n>"
+            )
         return {
             "event": self.event,
             "action": str(self.action),
-            "issue": self.issue,
+            "issue": issue,
             "actor": self.actor,
             "reason": self.reason,
         }
@@ -205,10 +217,13 @@ def _comment(event: str, actor: str, payload: Payload) -> Trigger:
         listed = ", ".join(sorted(known))
         return _ignore(event, actor, payload, f"unknown command {word!r}{where} (known: {listed})")
     n, source = payload.issue.number, ("comment", payload.comment.id)
+    key = f"comment:{payload.comment.id}"
     if on_pull:  # the task is found from the pull request's branch
         reason = f"/issuepilot {word} on pull request #{n}"
-        return Trigger(event, Action(word), None, actor, reason, rest, pr=n, source=source)
-    return Trigger(event, Action(word), n, actor, f"/issuepilot {word}", rest, source=source)
+        return Trigger(event, Action(word), None, actor, reason, rest, pr=n, source=source, key=key)
+    return Trigger(
+        event, Action(word), n, actor, f"/issuepilot {word}", rest, source=source, key=key
+    )
 
 
 def _review(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
@@ -221,9 +236,10 @@ def _review(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
     if review.state.lower() != "changes_requested":
         return _ignore(event, actor, payload, f"a review that requests no changes ({review.state})")
     reason = f"changes requested in a review of pull request #{pr.number}"
-    source = ("review", review.id)
+    source, key = ("review", review.id), f"review:{review.id}"
+    said = review.body or ""
     return Trigger(
-        event, Action.FIX, issue, actor, reason, review.body or "", pr=pr.number, source=source
+        event, Action.FIX, issue, actor, reason, said, pr=pr.number, source=source, key=key
     )
 
 
@@ -244,7 +260,10 @@ def _workflow_run(event: str, actor: str, payload: Payload, rules: Rules) -> Tri
         return _ignore(event, actor, payload, "the run is of a fork's branch")
     pr = run.pull_requests[0].number if run.pull_requests else 0
     reason = f"workflow {run.name!r} failed on the task's branch"
-    return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("run", run.id))
+    key = f"run:{run.id}/{run.run_attempt}"  # a re-run is a new attempt of the same run
+    return Trigger(
+        event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("run", run.id), key=key
+    )
 
 
 def _check_run(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:
@@ -262,7 +281,8 @@ def _check_run(event: str, actor: str, payload: Payload, rules: Rules) -> Trigge
         return _ignore(event, actor, payload, f"check {check.name!r} ended {check.conclusion}")
     pr = check.pull_requests[0].number if check.pull_requests else 0
     reason = f"check {check.name!r} failed on the task's branch"
-    return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=("check", check.id))
+    source, key = ("check", check.id), f"check:{check.id}"
+    return Trigger(event, Action.CI_FAILED, issue, actor, reason, pr=pr, source=source, key=key)
 
 
 def _pull_request(event: str, actor: str, payload: Payload, rules: Rules) -> Trigger:

@@ -157,6 +157,9 @@ class Task(Model):
     checks: list[CheckResult] = Field(default_factory=list)  # the change's last check run
     rounds: int = 0  # fix rounds run on the open pull request
     ci_rounds: int = 0  # of those, started by red CI (capped by fix-rounds)
+    # The triggers that started fix rounds, newest last: their ids (`Trigger.key`) -> the
+    # round each started. Written with the round's own compare-and-set; kept bounded.
+    handled: dict[str, int] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @property

@@ -22,7 +22,7 @@ from .events import Action, Payload, Trigger, decide
 from .github.auth import APP_PERMISSIONS
 from .github.client import GitHub
 from .github.retry import RetryPolicy
-from .github.untrusted import Redactor, shown
+from .github.untrusted import Redactor, logged, shown
 from .ledger import Ledger, LedgerLocks, LedgerStore
 from .locks import FileLocks, LockManager
 from .models import Usage
@@ -89,8 +89,9 @@ async def run_step(
     say: Callable[[str], None] = print,
     on_token: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, str], str]:
+    """One step for the event; `say` prints the step log's lines, each through `logged`."""
     trigger = decide(event_name, payload, settings.config.rules)
-    say(f"{trigger.event}: {trigger.action} ({trigger.reason})")
+    say(logged(f"{trigger.event}: {trigger.action} ({trigger.reason})"))
     if trigger.action is Action.IGNORE:
         return report(settings, Outcome(None, trigger.reason), trigger.issue)
     if trigger.action in (Action.ADVANCE, Action.PLAN) or settings.max_steps > 1:
@@ -148,7 +149,7 @@ async def _run(
         agent=make_agent,
         trigger=trigger,
         payload=payload,
-        say=say,
+        out=say,
         redact=redact,
     )
     try:
@@ -161,7 +162,7 @@ async def _run(
     finally:
         for agent in agents:
             await agent.aclose()
-    say(outcome.message)
+    ctx.say(outcome.message)
     return report(settings, outcome, trigger.issue, ctx.dispatched, ctx.summary)
 
 

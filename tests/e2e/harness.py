@@ -137,9 +137,11 @@ class World:
         self.finish(proc, run)
         release.set()
 
-    def checkout(self, config: str = "") -> None:
+    def checkout(self, config: str = "", persisted: str = "header") -> None:
         """A checkout of the fake repository's main branch, as actions/checkout leaves it
-        with persist-credentials (a credential in .git/config)."""
+        with persist-credentials: the credential in .git/config (`header`, up to v5), or
+        in a file of the runner's temporary folder that .git/config includes (`include`,
+        v6 on; see tests/security/test_the_checkout_persisted_a_token.py)."""
         ws = self.tmp / "workspace"
         files = {**self.github.files_at("main"), ".github/issuepilot.yml": config}
         for path, text in files.items():
@@ -150,10 +152,18 @@ class World:
         subprocess.run([*git, "init", "-q"], cwd=ws, check=True)
         subprocess.run([*git, "add", "."], cwd=ws, check=True)
         subprocess.run([*git, "commit", "-qm", "init"], cwd=ws, check=True)
-        extraheader = "http.https://github.com/.extraheader"
-        subprocess.run(
-            ["git", "config", extraheader, "AUTHORIZATION: basic c2VjcmV0"], cwd=ws, check=True
-        )
+        extraheader = ["http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0"]
+        if persisted == "header":
+            subprocess.run(["git", "config", *extraheader], cwd=ws, check=True)
+            return
+        temp = self.tmp / "runner_temp"
+        temp.mkdir(exist_ok=True)
+        credentials = temp / "git-credentials-0b9c3c3e-1f2a-4b3c-8d4e-5f60718293a4.config"
+        subprocess.run(["git", "config", "--file", str(credentials), *extraheader], check=True)
+        for gitdir in (f"{ws}/.git", f"{ws}/.git/worktrees/*"):
+            include = [f"includeIf.gitdir:{gitdir}.path", str(credentials)]
+            subprocess.run(["git", "config", *include], cwd=ws, check=True)
+        self.extra_env["RUNNER_TEMP"] = str(temp)
 
     def sweep(self) -> Result:
         """A scheduled run: the sweep."""

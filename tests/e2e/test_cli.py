@@ -68,6 +68,30 @@ def test_explain_reads_the_config(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["action"] == "enqueue"
 
 
+@pytest.mark.parametrize("word", ["fix", "rebase"])
+def test_explain_says_how_a_command_on_a_pull_request_finds_its_task(
+    tmp_path: Path, word: str
+) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("label-prefix: bot\n")
+    pull = {"number": 31, "title": "t", "labels": [], "pull_request": {"url": "u"}}
+    comment = {"id": 5, "body": f"/issuepilot {word}"}
+    payload = {"action": "created", "issue": pull, "comment": comment}
+    path = event(tmp_path, payload)
+    done = cli(
+        "explain", "--event-name", "issue_comment", "--event-path", path, "--config", str(config)
+    )
+    decision = json.loads(done.stdout)
+    assert (
+        decision["action"] == word
+        and decision["reason"] == f"/issuepilot {word} on pull request #31"
+    )
+    assert decision["issue"] == (
+        "found at run time from pull request #31's branch, which must be bot/issue-<n>: "
+        "the task of issue <n>"
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

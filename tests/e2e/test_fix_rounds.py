@@ -82,6 +82,27 @@ def test_changes_requested_make_a_round_that_answers_each_thread(world: World) -
     assert waiting.outputs["task-state"] == "approved" and f"(#{issue})" in world.comment(other)
 
 
+def test_a_review_stepped_twice_makes_one_round(world: World) -> None:
+    """GitHub redelivers a webhook, a person re-runs the workflow: the same review event
+    reaches a second run, which finds the round it started already done."""
+    gh = world.github
+    issue, pr = opened(world)
+    branch = f"heads/{gh.pulls[pr]['head']}"
+    comments = [{"path": APP, "line": 4, "body": "Say it louder."}]
+    event = gh.review_event(pr, body="Not quite.", comments=comments)
+    sessions = len(world.model.requests)
+    first = world.step(event)
+    assert first.code == 0 and "fix round 1: pushed" in first.stdout, first.stdout + first.stderr
+    moved, asked = gh.refs[branch], len(world.model.requests)
+    second = world.step(event)
+    assert second.code == 0, second.stdout + second.stderr
+    assert "this review already started fix round 1: not again" in second.stdout
+    assert len(world.model.requests) == asked > sessions, "one model session"
+    assert gh.refs[branch] == moved, "the branch moved once"
+    assert len(round_comments(world, pr)) == 1 and len(next(iter(replies(world, pr).values()))) == 1
+    assert record(world, issue)["rounds"] == 1
+
+
 def test_a_review_by_a_user_without_write_access_changes_nothing(world: World) -> None:
     gh = world.github
     issue, pr = opened(world)
@@ -194,8 +215,9 @@ def test_a_crash_after_the_reply_was_posted_never_doubles_it(world: World) -> No
     event = gh.review_event(pr, comments=comments)
     world.kill_run_at(event, "POST", r"/pulls/\d+/comments/\d+/replies$")
     world.expire_lease(issue, locks=False)  # the open PR's locks outlive the dead run
-    again = world.step(event)  # GitHub redelivers; the round runs again
+    again = world.step(event)  # GitHub redelivers: the round it started is not run again
     assert again.code == 0, again.stdout + again.stderr
+    assert "this review already started fix round 1" in again.stdout
     [bodies] = replies(world, pr).values()
     assert len(bodies) == 1
     assert record(world, issue)["state"] == "pr-open"

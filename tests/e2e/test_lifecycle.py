@@ -358,10 +358,19 @@ def test_preflight_refuses_an_approval_that_could_not_execute(
     assert gh.dispatches == [] and gh.pulls == {}
 
 
-def test_an_agent_command_writes_the_change(world: World) -> None:
+@pytest.mark.parametrize("persisted", ["header", "include"])
+def test_an_agent_command_and_a_check_run_in_a_checkout_with_credentials(
+    world: World, persisted: str
+) -> None:
+    """Whichever way actions/checkout persisted its credentials (v6 on: an include), both
+    run, and neither finds the credential."""
     gh = world.github
-    world.checkout()
-    script = 'sed -i "s/Hello /Hi /" src/app.py; test -z "$GITHUB_TOKEN$ISSUEPILOT_REDIS_URL"'
+    probe = "git status --short && ! git config --list | grep -i -e extraheader -e authorization"
+    world.checkout(config=f"checks:\n  git: {json.dumps(probe)}\n", persisted=persisted)
+    script = (
+        'sed -i "s/Hello /Hi /" src/app.py; test -z "$GITHUB_TOKEN$ISSUEPILOT_REDIS_URL"'
+        " && ! git config --list | grep -i -e extraheader -e authorization"
+    )
     world.extra_env["ISSUEPILOT_AGENT_COMMAND"] = script
     issue = gh.open_issue("Be casual", "Change `src/app.py`.")
     plan_and_approve(world, issue)
@@ -373,7 +382,8 @@ def test_an_agent_command_writes_the_change(world: World) -> None:
         == 'def greet(name):\n    return "Hi " + name\n'
     )
     config = (world.tmp / "workspace" / ".git" / "config").read_text()
-    assert "extraheader" not in config
+    assert "extraheader" not in config and "includeIf" not in config
+    assert "**git**: passed" in gh.pulls[pr]["body"]
     assert "Spent:" in world.comment(issue) and "s of agent time" in world.comment(issue)
 
 

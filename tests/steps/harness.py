@@ -168,7 +168,9 @@ class Hook:
 
 
 def transport(fake: FakeGitHub, hooks: list[Hook] | None = None) -> httpx.MockTransport:
+    """The fake's API, and its log host (where job logs are read, without the token)."""
     hooks = hooks if hooks is not None else []
+    logs = fake.log_host.transport()
 
     def fire(method: str, target: str, after: bool) -> None:
         for hook in list(hooks):
@@ -178,6 +180,8 @@ def transport(fake: FakeGitHub, hooks: list[Hook] | None = None) -> httpx.MockTr
                     hook.action()
 
     def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == httpx.URL(fake.log_host.origin).host:
+            return logs.handle_request(request)
         auth = request.headers.get("authorization", "")
         method, target = request.method, request.url.raw_path.decode()
         fire(method, target, after=False)
@@ -312,7 +316,7 @@ class Sim:
             trigger=decide(event[0], payload, settings.config.rules),
             payload=payload,
             now=self.clock,
-            say=self.said.append,
+            out=self.said.append,
             redact=Redactor(settings.secrets()),
         )
 

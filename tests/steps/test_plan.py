@@ -3,13 +3,14 @@
 import pytest
 
 from issuepilot.agents.base import IssueText, RepoFiles
-from issuepilot.agents.budget import BudgetExceeded
+from issuepilot.agents.budget import Budget, BudgetExceeded
+from issuepilot.agents.tools import ToolBox
 from issuepilot.config import RepoConfig
 from issuepilot.errors import GitHubError, ModelError
 from issuepilot.machine import TaskState
 from issuepilot.models import Plan
 
-from .harness import Sim, plan_of
+from .harness import ScriptedAgent, Sim, plan_of
 
 S = TaskState
 BODY = "The greeting in `src/app.py` needs a `!`."
@@ -244,3 +245,27 @@ async def test_a_revised_plan_is_a_new_version_planned_with_the_feedback(sim: Si
     assert sim.planned[-1][0].feedback == ("also fix util",)
     [comment] = sim.status_comments(issue)
     assert "#### Plan v2" in comment and "approval applies to the latest only" in comment
+
+
+class ListsFirst(ScriptedAgent):
+    """The scripted planner, after one tool call (the step log names it)."""
+
+    async def plan(self, issue: IssueText, context: RepoFiles, tools: ToolBox) -> Plan:
+        await tools.call("list_files", '{"pattern": "*.py"}')
+        return await super().plan(issue, context, tools)
+
+
+@pytest.mark.parametrize("actions", [True, False])
+async def test_the_planners_tool_calls_are_folded_in_the_step_log(sim: Sim, actions: bool) -> None:
+    sim.runner_env = {"GITHUB_ACTIONS": "true"} if actions else {}
+    sim.agent = lambda role, spent: ListsFirst(sim, Budget.of(sim.config, spent))  # type: ignore[method-assign]
+    issue = sim.github.open_issue("Greet", "Change `src/app.py`.")
+    sim.plans.append(ModelError("no plan"))
+    with pytest.raises(ModelError):
+        await sim.run(sim.dispatch_event(issue, command="plan"))
+    [called] = [n for n, line in enumerate(sim.said) if line.startswith("list_files *.py -> ")]
+    around = sim.said[called - 1 : called + 2]
+    if actions:  # the fold ends even when the planner fails
+        assert around == ["::group::The planner's tool calls", sim.said[called], "::endgroup::"]
+    else:
+        assert not any(line.startswith("::") for line in sim.said)

@@ -28,7 +28,14 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import InputError, ModelError, first_error
-from ..git import git
+from ..git import (
+    check_repository_config,
+    config_entries,
+    config_files,
+    forget_checkout_credentials,
+    git,
+    unset,
+)
 from ..github.untrusted import Redactor, looks_like_credential
 from ..models import Plan
 from ..sandbox import Mode, Sandbox, filtered, open_sandbox
@@ -45,10 +52,11 @@ SECRET_NAME = re.compile(
     r"|^(ISSUEPILOT_|REDIS|ACTIONS_RUNTIME|ACTIONS_ID_TOKEN|ACTIONS_CACHE|GH_|GITHUB_TOKEN)",
     re.IGNORECASE,
 )
-# Git config keys through which a checkout can carry a credential.
+# Git config keys through which a checkout can carry a credential, and values that hold one.
 CREDENTIAL_KEYS = re.compile(
-    r"^(http\..*\.extraheader|include\.path|includeif\..*\.path|credential\..*)$"
+    r"http\..*\.extraheader|include\.path|includeif\..*\.path|credential\..*"
 )
+CREDENTIAL_VALUE = re.compile(r"authorization:|x-access-token", re.IGNORECASE)
 FILES = ("prompt.md", "task.json", "plan.json", "output")
 MAX_PLAN_BYTES = 1_000_000
 MAX_OUTPUT_BYTES = 20_000_000  # a preset's machine output read back, at most
@@ -340,15 +348,16 @@ def agent_env(runner_env: dict[str, str], pass_env: list[str]) -> dict[str, str]
 
 
 async def scrub_credentials(workspace: Path) -> None:
-    """Remove credentials the checkout keeps in its git config, or refuse to run the agent."""
-    listed = await git(workspace, "config", "--local", "--name-only", "--list", check=False)
-    for key in sorted(set(listed.decode(errors="replace").split())):
-        if CREDENTIAL_KEYS.match(key.lower()):
-            await git(workspace, "config", "--local", "--unset-all", key, check=False)
-    left = (await git(workspace, "config", "--local", "--list", check=False)).decode(
-        errors="replace"
-    )
-    if re.search(r"authorization:|x-access-token|extraheader", left, re.IGNORECASE):
+    """Remove the credentials a checkout keeps in its git config and its submodules' (an
+    `extraheader`; actions/checkout v6's include of its credentials file), then verify
+    none is left, or refuse to run the agent."""
+    check_repository_config(workspace)  # unsets checkout's includes, refuses any other
+    for path in config_files(workspace, submodules=True):
+        for key, value in forget_checkout_credentials(path):
+            if CREDENTIAL_KEYS.fullmatch(key.lower()):
+                unset(path, key, value)
+    left = [entry for p in config_files(workspace, submodules=True) for entry in config_entries(p)]
+    if any(CREDENTIAL_KEYS.fullmatch(k.lower()) or CREDENTIAL_VALUE.search(v) for k, v in left):
         raise InputError(
             "the checkout's .git/config still holds a credential: check out with "
             "persist-credentials: false"

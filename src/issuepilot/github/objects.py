@@ -122,6 +122,7 @@ class WorkflowRun(Partial):
     head_sha: str = ""
     conclusion: str | None = None
     pull_requests: list[RunPull] = []
+    run_attempt: int = 1  # a re-run of the run is its next attempt, with the same id
 
 
 class App(Partial):

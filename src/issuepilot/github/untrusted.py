@@ -3,7 +3,8 @@
 In order: secrets are redacted (every value IssuePilot knows, and whatever looks like a
 credential), HTML is escaped (no hidden comments, no forged markers, no markup), @mentions
 are neutralised (nobody is notified) and closing keywords are defused (only IssuePilot's
-own `Closes #n` closes anything). Pure.
+own `Closes #n` closes anything). In the step log, no line can become a workflow command
+(`logged`). Pure.
 https://docs.github.com/en/issues/tracking-your-work-with-issues/using-issues/linking-a-pull-request-to-an-issue
 """
 
@@ -86,3 +87,33 @@ def code(text: str, redact: Redactor) -> str:
     redacted, on one line, with no backtick to end the span and no `<`/`>` for a marker."""
     text = " ".join(redact(text).split())
     return text.replace("`", "'").replace("<", "\u2039").replace(">", "\u203a")
+
+
+def logged(text: str) -> str:
+    """Text as lines of the step log, where the Actions runner takes nothing for a workflow
+    command: every line IssuePilot prints passes here, whatever it carries.
+
+    The runner reads a command from a line that starts with `::` once leading whitespace is
+    trimmed (`::set-output`, `::add-mask::`, `::stop-commands::`, `::error file=...`), and
+    the older form from `##[` anywhere in a line. So the text is cut at every line break
+    (CR and LF among them, as the runner cuts), the colon that would start a command is
+    written `\\u003a`, and the bracket of every `##[` is written `\\u005b`. Both are JSON's
+    escapes for those characters, so a JSON line stays valid and reads back unchanged.
+    https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands
+    https://github.com/actions/runner/blob/main/src/Runner.Common/ActionCommand.cs"""
+    return "\n".join(_logged_line(line) for line in text.splitlines())
+
+
+def _logged_line(line: str) -> str:
+    line = line.replace("##[", "##\\u005b")
+    text = line.lstrip()
+    if text.startswith("::"):
+        return line[: len(line) - len(text)] + "\\u003a" + text[1:]
+    return line
+
+
+def command_data(text: str) -> str:
+    """Escape a workflow command's data as GitHub documents, so text cannot end the command
+    or start another one on a new line.
+    https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts"""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

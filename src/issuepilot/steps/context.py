@@ -12,7 +12,7 @@ from ..errors import Superseded
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
 from ..github.status import Seal
-from ..github.untrusted import Redactor, escape
+from ..github.untrusted import Redactor, command_data, escape, logged
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
@@ -39,7 +39,7 @@ class Context:
     trigger: Trigger
     payload: Payload
     now: Callable[[], float] = time.time
-    say: Callable[[str], None] = print
+    out: Callable[[str], None] = print  # where the step log's lines go: only through `say`
     # Labels known to be on an issue: from the payload, then kept current by `publish`,
     # so later steps of the same run do not act on the payload's stale list.
     known_labels: dict[int, set[str]] = field(default_factory=dict)
@@ -95,10 +95,16 @@ class Context:
         repo = self.payload.repository
         return self.config.base_branch or (repo.default_branch if repo else "main")
 
+    def say(self, line: str) -> None:
+        """A line for the step log. Whatever it carries from a user, a model, a log or a
+        check, none of it becomes a workflow command (`untrusted.logged`)."""
+        self.out(logged(line))
+
     def group(self, title: str | None) -> None:
-        """Fold the step log's next lines under `title` in GitHub Actions (None: end)."""
+        """Fold the step log's next lines under `title` in GitHub Actions (None: end): the
+        one workflow command a step writes itself."""
         if self.settings.runner_env.get("GITHUB_ACTIONS") == "true":
-            self.say(f"::group::{title}" if title else "::endgroup::")
+            self.out(f"::group::{command_data(title)}" if title else "::endgroup::")
 
     def stored(self, task: Task) -> Task:
         """Note `task` as the run's latest committed record (for a failure's report)."""

@@ -16,6 +16,7 @@ from .context import Context
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ?", re.MULTILINE)
 LOG_LINES = 150  # of each failing job's log, the lines the agent reads
+BOM = "\ufeff"  # a whole job log starts with one
 HUNK_LINES = 12  # of a review comment's diff hunk, the last lines shown
 
 
@@ -87,5 +88,6 @@ async def _check_brief(ctx: Context, check_id: int) -> str:
 
 
 def clean_log(text: str) -> str:
-    """A job log as people read it: no colour codes, no timestamps."""
-    return STAMP.sub("", ANSI.sub("", text.replace("\r\n", "\n")))
+    """A job log as people read it: no colour codes, no timestamps (the first line's too,
+    behind the byte order mark GitHub's logs start with)."""
+    return STAMP.sub("", ANSI.sub("", text.removeprefix(BOM).replace("\r\n", "\n")))

@@ -37,6 +37,7 @@ from .recover import recover
 from .transition import transition
 
 RECENT = 30  # comments of the pull request looked at for an earlier post of the round's
+HANDLED = 20  # trigger ids a task remembers: far more than a pull request's rounds
 REPLIED = "<!-- issuepilot:reply -->"  # marks IssuePilot's replies in review threads
 ROUND = "<!-- issuepilot:round:{n} -->"  # marks a round's comment on the pull request
 
@@ -59,6 +60,8 @@ async def fix(ctx: Context, task: Task) -> Outcome:
         task = await recover(ctx, task)  # a round whose run died: back to the PR
     if task.state is not TaskState.PR_OPEN or not task.pr:
         return Outcome(task, why_not(task.state, Move.ROUND))
+    if (started := task.handled.get(ctx.trigger.key)) is not None:
+        return Outcome(task, f"{_named(ctx)} already started fix round {started}: not again")
     config, automatic = ctx.config, ctx.trigger.action is Action.CI_FAILED
     if automatic and task.ci_rounds >= config.fix_rounds:
         note = (
@@ -86,6 +89,7 @@ async def fix(ctx: Context, task: Task) -> Outcome:
         error="",
         rounds=n,
         ci_rounds=task.ci_rounds + (1 if automatic else 0),
+        handled=_handled(task, ctx.trigger.key, n),
     )
     agent = ctx.agent("execute", working.usage)
     try:
@@ -111,6 +115,22 @@ async def fix(ctx: Context, task: Task) -> Outcome:
     )
     ctx.report_agent(f"fix round {n}", agent, written.tools, written.checks)
     return Outcome(done, f"fix round {n}: pushed {head[:7]} to pull request #{task.pr}")
+
+
+def _handled(task: Task, key: str, n: int) -> dict[str, int]:
+    """The task's record of handled triggers with `key` as the one that started round `n`:
+    in the same compare-and-set as the round, so a trigger delivered twice (a redelivered
+    webhook, a re-run workflow) starts one round however the two runs interleave."""
+    if not key:
+        return task.handled
+    kept = [(k, r) for k, r in task.handled.items() if k != key][-(HANDLED - 1) :]
+    return dict([*kept, (key, n)])
+
+
+def _named(ctx: Context) -> str:
+    """The trigger as people know it, for the step log."""
+    kinds = {"review": "this review", "run": "this workflow run", "check": "this check run"}
+    return kinds.get(ctx.trigger.source[0], "this command")
 
 
 async def _hold(ctx: Context, task: Task) -> Lease:

@@ -27,7 +27,11 @@ async def plan(ctx: Context, task: Task) -> Outcome:
         issue = await _issue_text(ctx, working)
         context = await planner_context(ctx, issue, ctx.base_branch)
         tools = ToolBox(workspace_of(ctx, ctx.base_branch), "plan", log=ctx.say)
-        proposal = await agent.plan(issue, context, tools)
+        ctx.group("The planner's tool calls")
+        try:
+            proposal = await agent.plan(issue, context, tools)
+        finally:
+            ctx.group(None)
         if len(proposal.paths) > config.max_files:
             raise ModelError(
                 f"the plan touches {len(proposal.paths)} files; the limit is {config.max_files} "

@@ -525,3 +525,30 @@ def test_status_without_a_reachable_redis_is_one_line_and_exit_2(world: World) -
     assert done.returncode == 2
     assert done.stderr.startswith("issuepilot: error: cannot reach Redis at 127.0.0.1")
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+@pytest.mark.parametrize("world", ["github"], indirect=True)
+def test_status_warns_of_an_unsigned_ledger_and_of_entries_that_do_not_verify(
+    world: World,
+) -> None:
+    from issuepilot.ledger import BRANCH, FILE
+
+    from .test_cli import cli
+
+    world.extra_env["ISSUEPILOT_RECORD_KEY"] = "the-record-key"
+    gh = world.github
+    issue = gh.open_issue("First", "Change `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    env = {"GITHUB_REPOSITORY": gh.repo, "GITHUB_TOKEN": "ghs_fake", "GITHUB_API_URL": gh.url}
+    unsigned = cli("status", env=env)
+    assert unsigned.returncode == 0 and f"#{issue}" in unsigned.stdout  # nothing checked
+    assert "warning: the ledger is not signed (no record-key)" in unsigned.stderr
+    signed = cli("status", env={**env, "ISSUEPILOT_RECORD_KEY": "the-record-key"})
+    assert signed.returncode == 0 and signed.stderr == ""
+    assert f"#{issue}" in signed.stdout
+    data = json.loads(gh.files_at(BRANCH)[FILE])
+    data["records"][str(issue)]["task"]["state"] = "approved"
+    gh.commit_files(BRANCH, {FILE: json.dumps(data)}, "Update ledger.json")
+    forged = cli("status", env={**env, "ISSUEPILOT_RECORD_KEY": "the-record-key"})
+    assert forged.returncode == 0 and f"#{issue}" not in forged.stdout
+    assert f"the ledger's record #{issue} is not signed with the record key" in forged.stderr

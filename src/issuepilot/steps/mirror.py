@@ -3,7 +3,6 @@
 Calls run concurrently, so mirroring costs one round trip whatever it changes.
 """
 
-import hashlib
 import secrets
 
 from ..aio import together
@@ -127,6 +126,5 @@ async def record_seal(ctx: Context) -> Seal:
             made = secrets.token_hex(32)
             material = await ctx.store.ensure_flag(ctx.keys.record_key, made)
             ctx.seal_fresh = material == made
-        key = hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest()
-        ctx.seal = Seal(ctx.settings.repo, key)
+        ctx.seal = Seal.of(ctx.settings.repo, material)
     return ctx.seal

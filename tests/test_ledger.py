@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from issuepilot.github.client import GitHub
@@ -172,3 +173,37 @@ def test_entries_signed_with_another_key_or_for_another_repository_do_not_verify
         assert len(table.rejected) == 4
     unsigned = Table.from_json(signed_table().to_json(), Seal.of("octo/app", "key"))
     assert unsigned.records == {} and len(unsigned.rejected) == 4
+
+
+async def test_a_write_whose_reply_was_lost_is_found_after_other_runs_wrote_on_it(
+    repo: str,
+) -> None:
+    fake = FakeGitHub(repo, files={"README.md": "x\n"})
+    served, puts = fake.transport(), list[httpx.Request]()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            puts.append(request)
+        if len(puts) == 2 and request is puts[-1]:
+            another_run_writes()  # before the client's second try lands
+        return served.handle_request(request)
+
+    def another_run_writes() -> None:  # on top of the write whose answer went missing
+        table = Table.from_json(fake.files_at(BRANCH)[FILE])
+        table.set_flag("swept", "now", None, now=0.0)
+        table.stamps.append("another-run")
+        fake.commit_files(BRANCH, {FILE: table.to_json()}, "issuepilot: flag swept")
+
+    mock = httpx.MockTransport(handle)
+    gh = GitHub(repo, "t", "https://api.github.test", transport=mock, retry=RetryPolicy(base_s=0))
+    CLIENTS.append(gh)
+    fake.tokens["t"] = "octocat"
+    store = LedgerStore(Ledger(gh))
+    queued = await store.commit(Task(issue=3, state=TaskState.QUEUED))
+    assert queued is not None
+    fake.lose_reply("PUT", rf"/contents/{FILE}$")  # carried out; the client tries it again
+    planning = await store.commit(queued.model_copy(update={"state": TaskState.PLANNING}))
+    assert planning is not None and planning.version == 2  # not "already advanced"
+    fresh = await LedgerStore(Ledger(gh)).load(3)
+    assert fresh is not None and (fresh.version, fresh.state) == (2, TaskState.PLANNING)
+    assert fresh is not None and len(puts) == 2

@@ -36,7 +36,7 @@ from .github.client import GitHub
 from .github.status import Seal
 from .locks import Lease, LockConflict, Released, renewing
 from .models import Task
-from .table import Table
+from .table import STAMPS, Table
 
 T = TypeVar("T")
 BRANCH = "issuepilot/ledger"
@@ -117,13 +117,14 @@ class Ledger:
             if not changed and not fresh:
                 table, fresh = await self.read(), True
                 continue
-            table.stamp = stamp = secrets.token_hex(8)
+            stamp = secrets.token_hex(8)
+            table.stamps = [*table.stamps, stamp][-STAMPS:]
             if not changed or await self._write(table, why):
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]
             table, fresh = await self.read(), True
-            if table.stamp == stamp:  # the write took effect; its answer was lost
+            if stamp in table.stamps:  # it took effect, its answer was lost, others wrote on
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]

@@ -22,6 +22,8 @@ from .machine import FINAL
 from .models import Task
 from .paths import normalize_path
 
+STAMPS = 100  # writers the file remembers: more than ever write it within one run's retry
+
 
 @dataclass
 class Held:
@@ -38,7 +40,9 @@ class Table:
     waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)  # since, wants
     line: int = 0
     finished: dict[int, float] = field(default_factory=dict)  # issue -> when it became final
-    stamp: str = ""  # who wrote this version: tells one's own write from an equal one
+    # Who wrote the latest versions, newest last: a run whose answer was lost finds its own
+    # write among them, even after other runs wrote on top of it.
+    stamps: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # entries read that did not verify
 
     # -- the store -------------------------------------------------------------------------
@@ -208,7 +212,7 @@ class Table:
             },
             "line": self.line,
             "finished": {str(n): until for n, until in self.finished.items()},
-            "stamp": self.stamp,
+            "stamps": self.stamps[-STAMPS:],
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -234,7 +238,7 @@ class Table:
             waiting={t: (float(e[0]), frozenset(e[1])) for t, e in waiting.items()},
             line=int(data["line"]),
             finished={int(n): float(u) for n, u in data["finished"].items()},
-            stamp=str(data.get("stamp", "")),
+            stamps=[str(stamp) for stamp in data.get("stamps", [])],
             rejected=check.rejected,
         )
 

@@ -55,13 +55,13 @@ class Table:
 
     def commit(self, task: Task, now: float, keep_s: float | None = None) -> Task | None:
         """Compare-and-set on the version. A task that ended is kept `keep_s` seconds
-        longer (its status comment keeps the record for good)."""
+        longer once settled (its status comment keeps the record for good)."""
         self.expire(now)
         version = self.records.get(task.issue, (0, ""))[0]
         if version != task.version:
             return None
         self.records[task.issue] = (version + 1, task.to_json())
-        if task.state in FINAL and keep_s is not None:
+        if task.state in FINAL and task.settled and keep_s is not None:
             self.finished[task.issue] = now + keep_s
         else:
             self.finished.pop(task.issue, None)
@@ -74,11 +74,9 @@ class Table:
                 self.records.pop(issue, None)
 
     def live(self) -> list[int]:
-        return sorted(
-            issue
-            for issue, (_, data) in self.records.items()
-            if Task.model_validate_json(data).state not in FINAL
-        )
+        """The tasks not finished, or finished but not yet settled."""
+        tasks = [Task.model_validate_json(data) for _, data in self.records.values()]
+        return sorted(t.issue for t in tasks if t.state not in FINAL or not t.settled)
 
     def get_flag(self, key: str, now: float) -> str | None:
         value, until = self.flags.get(key, (None, None))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from issuepilot.config import RepoConfig
+from issuepilot.errors import GitHubError
 from issuepilot.github.status import render
 from issuepilot.keys import Keys
 from issuepilot.machine import TaskState
@@ -528,3 +529,17 @@ async def test_an_approval_label_nobody_is_known_to_have_added_is_taken_off(sim:
     await sim.run(sim.schedule_event())
     assert (await sim.task(issue)).state is S.PLAN_REVIEW
     assert "issuepilot:approved" not in sim.labels(issue)
+
+
+async def test_a_task_that_failed_before_its_first_comment_is_queued_again(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.run(sim.github.label_event(issue, "issuepilot"))
+    sim.github.fail("GET", rf"/issues/{issue}$", times=4)  # the plan step fails at once
+    sim.github.fail("POST", rf"/issues/{issue}/comments$", times=4)  # and shows it nowhere
+    with pytest.raises(GitHubError):
+        await sim.drain()
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:failed"}
+    assert sim.status_comments(issue) == []
+    sim.store.records.clear()  # and the store loses it: no comment to rebuild it from
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.QUEUED and sim.dispatched == [issue]

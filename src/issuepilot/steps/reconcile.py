@@ -100,11 +100,11 @@ async def _lost(ctx: Context, issue: Issue) -> Task | None:
 
 
 async def _requeue(ctx: Context, issue: Issue) -> Task | None:
-    """A queued task leaves no status comment (the plan step writes it), and one whose
-    first run died leaves no label at all: the trigger label is all that shows it. It
-    starts again if whoever added the trigger label may act."""
+    """A task before its plan leaves no status comment (the plan step writes it): queued,
+    failed at planning, or whose first run died before even a label. Its labels are all
+    that shows it: it starts again if whoever added the trigger label may act."""
     shows = issue.label_names & ctx.labels.states
-    if issue.state != "open" or shows - {ctx.labels.state(S.QUEUED)}:
+    if issue.state != "open" or shows - {ctx.labels.state(s) for s in (S.QUEUED, S.FAILED)}:
         return None
     actor, _ = await _who(ctx, issue.number, ctx.labels.trigger, "labeled")
     if not actor or not await may_act(ctx, actor):

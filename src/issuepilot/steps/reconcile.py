@@ -135,7 +135,8 @@ async def _issue_gone(ctx: Context, task: Task, issue: Issue) -> None:
 async def _labels(ctx: Context, task: Task, issue: Issue) -> bool | None:
     """Act on a label a person added whose event was lost (as its author, if they may), or
     repair labels that drifted. Whether the task was woken, or None: nothing was done."""
-    present, labels = ctx.payload_labels(task.issue) or issue.label_names, ctx.labels
+    known, labels = ctx.payload_labels(task.issue), ctx.labels
+    present = issue.label_names if known is None else known  # as this run left them
     pending = {
         labels.approved: Action.APPROVE if task.state is S.PLAN_REVIEW else None,
         labels.revise: Action.REVISE,

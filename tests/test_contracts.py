@@ -235,10 +235,12 @@ async def test_racing_writers_make_exactly_one_write(backend: Backend) -> None:
     assert sum(r is not None for r in results) == 1
 
 
-async def test_final_tasks_leave_the_live_index(backend: Backend) -> None:
+async def test_final_tasks_leave_the_live_index_once_settled(backend: Backend) -> None:
     task = await backend.store.commit(Task(issue=2, state=S.QUEUED))
     assert task is not None
-    await backend.store.commit(task.model_copy(update={"state": S.CANCELLED}))
+    ended = await backend.store.commit(task.model_copy(update={"state": S.CANCELLED}))
+    assert ended is not None and await backend.store.live() == [2], "its run may not be done"
+    await backend.store.commit(ended.model_copy(update={"settled": True}))
     assert await backend.store.live() == []
 
 

@@ -2,6 +2,7 @@
 shaped as GitHub sends them, and the vendored descriptions current with its routes."""
 
 import json
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -59,12 +60,34 @@ async def test_a_lost_reply_in_process_is_a_dropped_connection(
     fake, gh = in_process
     n = fake.open_issue("x")
     fake.lose_reply("POST", r"/dispatches$")
-    with pytest.raises(ServerError, match="no answer"):
-        await gh.dispatch("w.yml", "main", {"issue": str(n)})
+    path = f"{gh.base}/actions/workflows/w.yml/dispatches"
+    with pytest.raises(ServerError, match="no answer"):  # a POST is not tried again blindly
+        await gh.request("POST", path, {"ref": "main", "inputs": {"issue": str(n)}})
     assert len(fake.dispatches) == 1  # carried out, though unanswered
     fake.lose_reply("POST", rf"/issues/{n}/comments$")
     comment = (await gh.create_comment(n, "once")).id
     assert list(fake.comments) == [comment]
+
+
+async def test_flaky_github_fails_its_share_of_requests_both_ways_until_steady(
+    in_process: tuple[FakeGitHub, GitHub],
+) -> None:
+    fake, gh = in_process
+    n = fake.open_issue("x")
+    fake.flaky(0.5, random.Random(7))
+    path = f"{gh.base}/issues/{n}/comments"
+    outcomes = []
+    for i in range(200):
+        try:
+            response = await gh.request("POST", path, {"body": str(i)}, ok=(502,))
+            outcomes.append("502" if response.status_code == 502 else "ok")
+        except ServerError:
+            outcomes.append("lost")  # carried out, the reply dropped
+    assert 60 < outcomes.count("ok") < 140 and fake.injected == 200 - outcomes.count("ok")
+    assert outcomes.count("502") > 20 and outcomes.count("lost") > 20
+    assert len(fake.comments) == outcomes.count("ok") + outcomes.count("lost")
+    fake.steady()
+    assert (await gh.request("POST", path, {"body": "now"})).status_code == 201
 
 
 # -- events as GitHub sends them -------------------------------------------------------------

@@ -168,11 +168,15 @@ async def test_a_lost_reply_never_makes_a_second_pull_or_ref(gh: GitHub, fake: F
     assert len(fake.pulls) == 1
 
 
-async def test_dispatch_is_not_repeated_blindly(gh: GitHub, fake: FakeGitHub) -> None:
-    fake.lose_reply("POST", r"/dispatches$")
-    with pytest.raises(ServerError, match="no answer"):
-        await gh.dispatch("w.yml", "main", {"issue": "1"})
+async def test_a_dispatch_is_tried_again_after_an_unclear_failure(
+    gh: GitHub, fake: FakeGitHub
+) -> None:
+    fake.fail("POST", r"/dispatches$")
+    await gh.dispatch("w.yml", "main", {"issue": "1"})
     assert len(fake.dispatches) == 1
+    fake.lose_reply("POST", r"/dispatches$")  # made, its answer lost: a second run is cheap
+    await gh.dispatch("w.yml", "main", {"issue": "2"})
+    assert [d["inputs"]["issue"] for d in fake.dispatches] == ["1", "2", "2"]
 
 
 # -- pagination, Enterprise Server, errors ---------------------------------------------------

@@ -3,12 +3,15 @@
 table as a file."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from issuepilot.github.client import GitHub
 from issuepilot.github.retry import RetryPolicy
+from issuepilot.github.status import Seal
 from issuepilot.ledger import BRANCH, FILE, Ledger, LedgerLocks, LedgerStore
 from issuepilot.locks import LockConflict
 from issuepilot.machine import TaskState
@@ -112,3 +115,95 @@ def test_the_table_survives_its_file() -> None:
     assert again.release(lease, now=13.0).ready == ["5"]
     loaded = again.load(4)
     assert loaded is not None and loaded.version == 1
+
+
+def signed_table() -> Table:
+    table = Table()
+    task = table.commit(Task(issue=4, state=TaskState.PLAN_REVIEW), now=10.0)
+    assert task is not None
+    table.set_flag("perm:octocat", "write", 60, now=10.0)
+    table.acquire("4", ["a.py"], 30, None, now=10.0)
+    with pytest.raises(LockConflict):
+        table.acquire("5", ["a.py"], 30, None, now=11.0)
+    return table
+
+
+def test_with_a_record_key_every_entry_of_the_file_is_signed() -> None:
+    seal, table = Seal.of("octo/app", "key"), signed_table()
+    text = table.to_json(seal)
+    data = json.loads(text)
+    assert data["records"]["4"]["sig"] and data["flags"]["perm:octocat"][-1]
+    assert data["held"]["a.py"][-1] and data["waiting"]["5"][-1]
+    again = Table.from_json(text, seal)
+    assert again.rejected == [] and again.to_json() == table.to_json()
+    assert Table.from_json(text).to_json() == again.to_json()  # read without a key: as is
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "forge"),
+    [
+        ("record", "#4", lambda d: d["records"]["4"]["task"].update(state="approved")),
+        ("record", "#4", lambda d: d["records"]["4"].update(version=9)),
+        ("record", "#5", lambda d: d["records"].update({"5": d["records"].pop("4")})),
+        ("flag", "perm:octocat", lambda d: d["flags"]["perm:octocat"].__setitem__(0, "admin")),
+        ("held", "a.py", lambda d: d["held"]["a.py"].__setitem__(0, "5")),
+        ("held", "b.py", lambda d: d["held"].update({"b.py": d["held"]["a.py"]})),
+        ("waiting", "5", lambda d: d["waiting"]["5"].__setitem__(0, 0.0)),
+    ],
+)
+def test_an_entry_changed_by_anyone_else_is_read_as_missing(
+    kind: str, name: str, forge: object
+) -> None:
+    seal = Seal.of("octo/app", "key")
+    data = json.loads(signed_table().to_json(seal))
+    forge(data)  # type: ignore[operator]
+    table = Table.from_json(json.dumps(data), seal)
+    assert table.rejected == [f"{kind} {name}"]
+    if kind == "record":
+        assert table.load(4) is None and table.load(5) is None
+    if kind == "held":
+        assert name not in table.held
+
+
+def test_entries_signed_with_another_key_or_for_another_repository_do_not_verify() -> None:
+    text = signed_table().to_json(Seal.of("octo/app", "key"))
+    for seal in (Seal.of("octo/app", "other"), Seal.of("octo/other", "key")):
+        table = Table.from_json(text, seal)
+        assert table.records == {} and table.held == {} and table.flags == {}
+        assert len(table.rejected) == 4
+    unsigned = Table.from_json(signed_table().to_json(), Seal.of("octo/app", "key"))
+    assert unsigned.records == {} and len(unsigned.rejected) == 4
+
+
+async def test_a_write_whose_reply_was_lost_is_found_after_other_runs_wrote_on_it(
+    repo: str,
+) -> None:
+    fake = FakeGitHub(repo, files={"README.md": "x\n"})
+    served, puts = fake.transport(), list[httpx.Request]()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            puts.append(request)
+        if len(puts) == 2 and request is puts[-1]:
+            another_run_writes()  # before the client's second try lands
+        return served.handle_request(request)
+
+    def another_run_writes() -> None:  # on top of the write whose answer went missing
+        table = Table.from_json(fake.files_at(BRANCH)[FILE])
+        table.set_flag("swept", "now", None, now=0.0)
+        table.stamps.append("another-run")
+        fake.commit_files(BRANCH, {FILE: table.to_json()}, "issuepilot: flag swept")
+
+    mock = httpx.MockTransport(handle)
+    gh = GitHub(repo, "t", "https://api.github.test", transport=mock, retry=RetryPolicy(base_s=0))
+    CLIENTS.append(gh)
+    fake.tokens["t"] = "octocat"
+    store = LedgerStore(Ledger(gh))
+    queued = await store.commit(Task(issue=3, state=TaskState.QUEUED))
+    assert queued is not None
+    fake.lose_reply("PUT", rf"/contents/{FILE}$")  # carried out; the client tries it again
+    planning = await store.commit(queued.model_copy(update={"state": TaskState.PLANNING}))
+    assert planning is not None and planning.version == 2  # not "already advanced"
+    fresh = await LedgerStore(Ledger(gh)).load(3)
+    assert fresh is not None and (fresh.version, fresh.state) == (2, TaskState.PLANNING)
+    assert fresh is not None and len(puts) == 2

@@ -36,8 +36,12 @@ async def test_finished_records_expire_until_written_again(redis: Redis, repo: s
     assert await store.live() == [4]
     for final in (S.DONE, S.CANCELLED):
         task = await store.commit(task.model_copy(update={"state": final}))
+        assert task is not None and await redis.pttl(key) == -1  # until it is settled
+        assert await store.live() == [4]
+        task = await store.commit(task.model_copy(update={"settled": True}))
         assert task is not None and 3_500_000 < await redis.pttl(key) <= 3_600_000
         assert await store.live() == []
-        task = await store.commit(task.model_copy(update={"state": S.QUEUED}))  # restarted
+        restart = {"state": S.QUEUED, "settled": False}
+        task = await store.commit(task.model_copy(update=restart))  # restarted
         assert task is not None and await redis.pttl(key) == -1
         assert await store.live() == [4]

@@ -241,7 +241,19 @@ def store_settings(args: argparse.Namespace) -> Settings:
         token=SecretStr(env_input("github-token") or os.environ.get("GITHUB_TOKEN", "")),
         redis_url=SecretStr(args.redis_url or env_input("redis-url")),
         api_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+        record_key=SecretStr(env_input("record-key")),
     )
+
+
+def warn(line: str) -> None:
+    print(f"issuepilot: warning: {line}", file=sys.stderr, flush=True)
+
+
+UNSIGNED_LEDGER = (
+    "the ledger is not signed (no record-key): anything that may push to the repository "
+    "can approve a task or change its plan there; set ISSUEPILOT_RECORD_KEY (the record-key "
+    "input, from a secret) to sign it"
+)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -257,10 +269,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not config.redis_url.get_secret_value() and not config.token.get_secret_value():
         raise InputError("no store: pass --redis-url, or set GITHUB_TOKEN to read the ledger")
 
+    if not config.redis_url.get_secret_value() and not config.record_key.get_secret_value():
+        warn(UNSIGNED_LEDGER)
+
     async def read() -> str:
         gh = GitHub(config.repo, config.token.get_secret_value(), config.api_url)
         try:
-            async with open_store(config, gh) as (store, locks):
+            async with open_store(config, gh, warn) as (store, locks):
                 found = await rows(store, locks, time.time())
         except IssuePilotError as exc:
             raise InputError(str(exc)) from None

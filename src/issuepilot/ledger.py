@@ -14,6 +14,11 @@ the branch moves only forward, one small commit per change, and is never rewritt
 Costs: a read is one call (the file, raw); a write is one call (the file, on the blob it
 replaces). A run reads once and then works from what it last saw: its own writes keep it
 current, and a write made on a stale view fails and is retried on a fresh one.
+
+Anything else that may push to the repository (another workflow's token, an App, a deploy
+key) can write the ledger too. With a `record-key`, every entry is signed (`Table.to_json`)
+and an entry that does not verify is read as missing: a task record lost, rebuilt from its
+signed status comment; a lock or a cached permission that was never granted.
 """
 
 import asyncio
@@ -28,9 +33,10 @@ from typing import TypeVar
 
 from .errors import BackendError
 from .github.client import GitHub
+from .github.status import Seal
 from .locks import Lease, LockConflict, Released, renewing
 from .models import Task
-from .table import Table
+from .table import STAMPS, Table
 
 T = TypeVar("T")
 BRANCH = "issuepilot/ledger"
@@ -55,9 +61,13 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         keep_finished_s: float | None = 30 * 86400,
         rng: random.Random | None = None,
+        seal: Seal | None = None,
+        warn: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.gh, self.clock, self.keep_finished_s = gh, clock, keep_finished_s
         self.rng = rng or random.Random()
+        self.seal, self.warn = seal, warn  # signs entries; hears of those that do not verify
+        self.warned: set[str] = set()
         self.blob: str | None = None  # the file `table` was read or written as; None: none
         self.table: Table | None = None
         self.retries = 0  # lost races, for the benchmark
@@ -68,8 +78,18 @@ class Ledger:
         if text is None:
             self.blob, self.table = None, Table()
         else:
-            self.blob, self.table = blob_sha(text), Table.from_json(text)
+            self.blob, self.table = blob_sha(text), Table.from_json(text, self.seal)
+            self._distrust(self.table.rejected)
         return copy.deepcopy(self.table)
+
+    def _distrust(self, rejected: list[str]) -> None:
+        for entry in rejected:
+            if entry not in self.warned:
+                self.warned.add(entry)
+                self.warn(
+                    f"the ledger's {entry} is not signed with the record key (written by "
+                    "something other than IssuePilot?): treated as lost"
+                )
 
     async def view(self) -> Table:
         """What this run last saw (reading it first if it has seen nothing)."""
@@ -97,13 +117,14 @@ class Ledger:
             if not changed and not fresh:
                 table, fresh = await self.read(), True
                 continue
-            table.stamp = stamp = secrets.token_hex(8)
-            if not changed or await self._write(table.to_json(), why):
+            stamp = secrets.token_hex(8)
+            table.stamps = [*table.stamps, stamp][-STAMPS:]
+            if not changed or await self._write(table, why):
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]
             table, fresh = await self.read(), True
-            if table.stamp == stamp:  # the write took effect; its answer was lost
+            if stamp in table.stamps:  # it took effect, its answer was lost, others wrote on
                 if failure is not None:
                     raise failure
                 return result  # type: ignore[return-value]
@@ -114,15 +135,16 @@ class Ledger:
             "a later run continues"
         )
 
-    async def _write(self, text: str, why: str) -> bool:
+    async def _write(self, table: Table, why: str) -> bool:
         """The file, replacing the blob this run last saw; False if the ledger changed."""
         message = f"issuepilot: {why}"
+        text = table.to_json(self.seal)  # every entry signed, if there is a key
         if self.blob is None:
             written = await self._start(text, message)
         else:
             written = await self.gh.put_file(FILE, text, self.blob, BRANCH, message)
         if written:
-            self.blob, self.table = blob_sha(text), Table.from_json(text)
+            self.blob, self.table = blob_sha(text), Table.from_json(text, self.seal)
         return written
 
     async def _start(self, text: str, message: str) -> bool:

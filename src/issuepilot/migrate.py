@@ -6,8 +6,9 @@ to the store it read from. The live task records are copied (over any older copy
 target holds), and the files of every task that holds them (executing, or with its pull
 request open) are locked in the target under the task's own token, for the open pull
 request's lease, so its runs go on as if nothing moved. The waiting line is not copied:
-the sweep wakes every approved task whose files are free. Finished tasks stay behind; their
-status comments keep their records.
+the sweep wakes every approved task whose files are free. Settled finished tasks stay
+behind (their status comments keep their records); one not yet settled moves, for the
+sweep to finish there.
 """
 
 from dataclasses import dataclass

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -118,9 +118,12 @@ class PlanVersion(Model):
     shown: datetime | None = None  # when GitHub first showed it in the status comment
 
 
+STAMP = "%Y-%m-%d %H:%M UTC"  # how history entries give their time
+
+
 class HistoryEntry(Model):
     state: TaskState
-    at: str  # ISO 8601, UTC
+    at: str  # in STAMP's form, UTC
     run: str = ""  # link to the workflow run that made the move
     note: str = ""
 
@@ -155,12 +158,25 @@ class Task(Model):
     refusal: str = ""  # why someone's request was refused, noted once per state
     notices: list[str] = Field(default_factory=list)  # how agents ran, for the maintainers
     checks: list[CheckResult] = Field(default_factory=list)  # the change's last check run
+    # A finished task whose end GitHub shows and whose files are free: only then does it
+    # leave the store's live index (until then the sweep finishes what its run left).
+    settled: bool = False
     rounds: int = 0  # fix rounds run on the open pull request
     ci_rounds: int = 0  # of those, started by red CI (capped by fix-rounds)
     # The triggers that started fix rounds, newest last: their ids (`Trigger.key`) -> the
     # round each started. Written with the round's own compare-and-set; kept bounded.
     handled: dict[str, int] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
+
+    @property
+    def began(self) -> datetime | None:
+        """When the task was queued (to the minute), if its history says."""
+        if not self.history:
+            return None
+        try:
+            return datetime.strptime(self.history[0].at, STAMP).replace(tzinfo=UTC)
+        except ValueError:
+            return None
 
     @property
     def locked_paths(self) -> list[str]:

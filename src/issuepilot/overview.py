@@ -7,7 +7,6 @@ version, the pull request, how many files it holds, and what it waits for.
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from .locks import LockManager
 from .machine import TaskState
@@ -60,13 +59,8 @@ def _row(task: Task, holders: dict[str, str], now: float) -> Row:
 
 
 def _age(task: Task, now: float) -> float | None:
-    if not task.history:
-        return None
-    try:
-        began = datetime.strptime(task.history[0].at, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return max(0.0, now - began.timestamp())
+    began = task.began
+    return None if began is None else max(0.0, now - began.timestamp())
 
 
 def as_json(found: list[Row]) -> str:

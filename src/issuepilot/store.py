@@ -23,8 +23,8 @@ REDIS_FAILURES = (RedisError, RedisClusterException)
 
 # KEYS: task, index   ARGV: expected version, record JSON, state, issue, keep_ms (0: live)
 # returns the new version, or 0 when the stored version is not the expected one.
-# A finished record leaves the live index and expires after keep_ms; any later write
-# (a restart) makes it permanent again.
+# A finished record, once settled, leaves the live index and expires after keep_ms; any
+# later write (a restart) makes it permanent again.
 _COMMIT = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
@@ -59,8 +59,9 @@ def _text(value: Any) -> str:
 
 
 class RedisTaskStore:
-    """Task records in Redis. A finished task (DONE, CANCELLED) is kept `keep_finished_s`,
-    then forgotten: its status comment still holds the record, should it be needed."""
+    """Task records in Redis. A finished task (DONE, CANCELLED) stays in the live index
+    until it is settled (GitHub shows its end, its files are free), is kept
+    `keep_finished_s` longer, then forgotten: its status comment still holds the record."""
 
     private = True
     name = "Redis"
@@ -98,7 +99,7 @@ class RedisTaskStore:
 
     async def commit(self, task: Task) -> Task | None:
         """Write `task` if the stored version is still `task.version`; None if it moved on."""
-        keep = self.keep_finished_ms if task.state in FINAL else 0
+        keep = self.keep_finished_ms if task.state in FINAL and task.settled else 0
         args: list[str | int] = [task.version, task.to_json(), str(task.state), task.issue, keep]
         try:
             new = int(

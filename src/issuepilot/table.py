@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .github.status import Seal
 from .locks import TASK_ID, Lease, LockConflict, LockLost, Released
 from .machine import FINAL
 from .models import Task
 from .paths import normalize_path
+
+STAMPS = 100  # writers the file remembers: more than ever write it within one run's retry
 
 
 @dataclass
@@ -37,7 +40,10 @@ class Table:
     waiting: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)  # since, wants
     line: int = 0
     finished: dict[int, float] = field(default_factory=dict)  # issue -> when it became final
-    stamp: str = ""  # who wrote this version: tells one's own write from an equal one
+    # Who wrote the latest versions, newest last: a run whose answer was lost finds its own
+    # write among them, even after other runs wrote on top of it.
+    stamps: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # entries read that did not verify
 
     # -- the store -------------------------------------------------------------------------
 
@@ -49,13 +55,13 @@ class Table:
 
     def commit(self, task: Task, now: float, keep_s: float | None = None) -> Task | None:
         """Compare-and-set on the version. A task that ended is kept `keep_s` seconds
-        longer (its status comment keeps the record for good)."""
+        longer once settled (its status comment keeps the record for good)."""
         self.expire(now)
         version = self.records.get(task.issue, (0, ""))[0]
         if version != task.version:
             return None
         self.records[task.issue] = (version + 1, task.to_json())
-        if task.state in FINAL and keep_s is not None:
+        if task.state in FINAL and task.settled and keep_s is not None:
             self.finished[task.issue] = now + keep_s
         else:
             self.finished.pop(task.issue, None)
@@ -68,11 +74,9 @@ class Table:
                 self.records.pop(issue, None)
 
     def live(self) -> list[int]:
-        return sorted(
-            issue
-            for issue, (_, data) in self.records.items()
-            if Task.model_validate_json(data).state not in FINAL
-        )
+        """The tasks not finished, or finished but not yet settled."""
+        tasks = [Task.model_validate_json(data) for _, data in self.records.values()]
+        return sorted(t.issue for t in tasks if t.state not in FINAL or not t.settled)
 
     def get_flag(self, key: str, now: float) -> str | None:
         value, until = self.flags.get(key, (None, None))
@@ -185,35 +189,98 @@ class Table:
 
     # -- as a file -------------------------------------------------------------------------
 
-    def to_json(self) -> str:
+    def to_json(self, seal: Seal | None = None) -> str:
+        """The table as the ledger's file; with a keyed `seal`, every record, flag, lock and
+        place in line carries its signature."""
+        sign = _Signer(seal)
+        records = {
+            str(n): sign.record(n, {"version": v, "task": json.loads(t)})
+            for n, (v, t) in self.records.items()
+        }
         data: dict[str, Any] = {
             "format": 1,
-            "records": {
-                str(n): {"version": v, "task": json.loads(t)} for n, (v, t) in self.records.items()
+            "records": records,
+            "flags": {k: sign.entry("flag", k, [v, until]) for k, (v, until) in self.flags.items()},
+            "held": {
+                p: sign.entry("held", p, [h.task, h.token, h.until]) for p, h in self.held.items()
             },
-            "flags": {k: [v, until] for k, (v, until) in self.flags.items()},
-            "held": {p: [h.task, h.token, h.until] for p, h in self.held.items()},
-            "waiting": {t: [since, sorted(w)] for t, (since, w) in self.waiting.items()},
+            "waiting": {
+                t: sign.entry("waiting", t, [since, sorted(w)])
+                for t, (since, w) in self.waiting.items()
+            },
             "line": self.line,
             "finished": {str(n): until for n, until in self.finished.items()},
-            "stamp": self.stamp,
+            "stamps": self.stamps[-STAMPS:],
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "Table":
+    def from_json(cls, text: str, seal: Seal | None = None) -> "Table":
+        """The table of a ledger file. With a keyed `seal`, an entry whose signature does
+        not verify (written by anything but IssuePilot) is left out, as if lost, and named
+        in `rejected`."""
         data = json.loads(text)
         if data.get("format") != 1:
             raise InputError(f"the ledger has an unknown format {data.get('format')!r}")
+        check = _Signer(seal)
+        records = {n: r for n, r in data["records"].items() if check.record_ok(int(n), r)}
+        flags = {k: e for k, e in data["flags"].items() if check.entry_ok("flag", k, e)}
+        held = {p: e for p, e in data["held"].items() if check.entry_ok("held", p, e)}
+        waiting = {t: e for t, e in data["waiting"].items() if check.entry_ok("waiting", t, e)}
         return cls(
             records={
-                int(n): (int(r["version"]), json.dumps(r["task"]))
-                for n, r in data["records"].items()
+                int(n): (int(r["version"]), json.dumps(r["task"])) for n, r in records.items()
             },
-            flags={k: (str(v), until) for k, (v, until) in data["flags"].items()},
-            held={p: Held(str(t), str(tok), float(u)) for p, (t, tok, u) in data["held"].items()},
-            waiting={t: (float(since), frozenset(w)) for t, (since, w) in data["waiting"].items()},
+            flags={k: (str(e[0]), e[1]) for k, e in flags.items()},
+            held={p: Held(str(e[0]), str(e[1]), float(e[2])) for p, e in held.items()},
+            waiting={t: (float(e[0]), frozenset(e[1])) for t, e in waiting.items()},
             line=int(data["line"]),
             finished={int(n): float(u) for n, u in data["finished"].items()},
-            stamp=str(data.get("stamp", "")),
+            stamps=[str(stamp) for stamp in data.get("stamps", [])],
+            rejected=check.rejected,
         )
+
+
+class _Signer:
+    """Signs ledger entries with the record key's seal, and checks them. A signature binds
+    an entry's name and whole value (a record's version and every field of its task: state,
+    approval, plan, plan hash, files), so an entry cannot be changed, moved to another name
+    or taken for a status comment's record."""
+
+    def __init__(self, seal: Seal | None) -> None:
+        self.seal = seal if seal is not None and seal.key else None
+        self.rejected: list[str] = []
+
+    @staticmethod
+    def _message(kind: str, name: str, value: Any) -> str:
+        return f" ledger {kind} {name}\n" + json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+    def record(self, issue: int, value: dict[str, Any]) -> dict[str, Any]:
+        if self.seal is None:
+            return value
+        return {**value, "sig": self.seal.mac(self._message("record", str(issue), value))}
+
+    def entry(self, kind: str, name: str, value: list[Any]) -> list[Any]:
+        if self.seal is None:
+            return value
+        return [*value, self.seal.mac(self._message(kind, name, value))]
+
+    def record_ok(self, issue: int, data: dict[str, Any]) -> bool:
+        if self.seal is None:
+            return True
+        value = {k: v for k, v in data.items() if k != "sig"}
+        message = self._message("record", str(issue), value)
+        return self._verdict(self.seal.check(message, str(data.get("sig", ""))), f"record #{issue}")
+
+    def entry_ok(self, kind: str, name: str, data: list[Any]) -> bool:
+        if self.seal is None:
+            return True
+        *value, signature = data
+        return self._verdict(
+            self.seal.check(self._message(kind, name, value), str(signature)), f"{kind} {name}"
+        )
+
+    def _verdict(self, good: bool, what: str) -> bool:
+        if not good:
+            self.rejected.append(what)
+        return good

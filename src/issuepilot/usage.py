@@ -179,7 +179,11 @@ def _status(sub: "Commands") -> None:
         "\n\nRead-only: state, age, plan version, pull request, files held, and what each "
         "waiting\ntask waits for. Reads the repository's ledger with GITHUB_TOKEN, or Redis.",
     )
-    status.add_argument("--redis-url", help="default: ISSUEPILOT_REDIS_URL; none: the ledger")
+    status.add_argument(
+        "--redis-url",
+        help="default: ISSUEPILOT_REDIS_URL; none: the ledger (its entries checked with "
+        "ISSUEPILOT_RECORD_KEY, if set)",
+    )
     _repo(status)
     status.add_argument("--json", action="store_true", help="one JSON object per task")
 

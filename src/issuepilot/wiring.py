@@ -22,6 +22,7 @@ from .events import Action, Payload, Trigger, decide
 from .github.auth import APP_PERMISSIONS
 from .github.client import GitHub
 from .github.retry import RetryPolicy
+from .github.status import Seal
 from .github.untrusted import Redactor, logged, shown
 from .ledger import Ledger, LedgerLocks, LedgerStore
 from .locks import FileLocks, LockManager
@@ -67,12 +68,16 @@ async def connect_redis(url: str, **options: Any) -> Redis | RedisCluster:
 
 @asynccontextmanager
 async def open_store(
-    settings: Settings, gh: GitHub
+    settings: Settings, gh: GitHub, warn: Callable[[str], None] = lambda _: None
 ) -> AsyncIterator[tuple[TaskStore, LockManager]]:
-    """Redis when `redis-url` names one; else the repository itself (the ledger)."""
+    """Redis when `redis-url` names one; else the repository itself (the ledger), whose
+    entries are signed with the `record-key`, if there is one (`warn` hears of entries
+    that do not verify)."""
     url, keep = settings.redis_url.get_secret_value(), settings.config.keep_finished_s
     if not url:
-        ledger = Ledger(gh, keep_finished_s=keep)
+        key = settings.record_key.get_secret_value()
+        seal = Seal.of(settings.repo, key) if key else None
+        ledger = Ledger(gh, keep_finished_s=keep, seal=seal, warn=warn)
         yield LedgerStore(ledger), LedgerLocks(ledger)
         return
     redis = await connect_redis(url)
@@ -118,7 +123,10 @@ async def run_step(
         ),
     )
     try:
-        async with open_store(settings, gh) as (store, locks):
+        async with open_store(settings, gh, warn=lambda line: say(f"warning: {line}")) as (
+            store,
+            locks,
+        ):
             return await _run(settings, trigger, payload, gh, store, locks, redact, say)
     finally:
         await gh.aclose()

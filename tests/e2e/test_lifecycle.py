@@ -182,6 +182,7 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     plan_and_approve(world, issue)
     # The ref (or the PR) is created on GitHub, but the run dies before it hears back.
     world.kill_next_run_at("POST", crash_at)
+    asked = len(world.model.requests)
     assert record(world, issue)["state"] in ("approved", "executing")
     busy = world.step(gh.dispatch_event({"issue": str(issue)}))
     assert "already running" in busy.stdout
@@ -191,7 +192,10 @@ def test_crash_between_two_api_calls_of_execute_recovers(world: World, crash_at:
     assert recovered.outputs["task-state"] == "pr-open"
     assert len(gh.pulls) == 1 and int(recovered.outputs["pr-number"]) in gh.pulls
     head = gh.refs[f"heads/issuepilot/issue-{issue}"]
-    assert len(gh.commits[head]["parents"]) == 2  # built on the dead run's commit: a fast-forward
+    if crash_at == r"/pulls$":  # the dead run opened it: carried on to it, not executed again
+        assert len(gh.commits[head]["parents"]) == 1 and len(world.model.requests) == asked
+    else:  # executed again, on the dead run's commit: a fast-forward
+        assert len(gh.commits[head]["parents"]) == 2
     assert record(world, issue)["attempts"] == 1
 
 
@@ -259,12 +263,17 @@ async def test_a_task_redis_lost_is_rebuilt_from_the_status_comment(
     world.step(gh.label_event(issue, "issuepilot"))
     world.drain()
     keys = [k async for k in redis.scan_iter(match=f"issuepilot:{{{repo}}}:*")]
-    await redis.delete(*keys)  # Redis lost everything
-    approved = world.step(gh.label_event(issue, "issuepilot:approved"))
-    assert approved.code == 0, approved.stdout + approved.stderr
+    await redis.delete(*keys)  # Redis lost everything, the key that signed records too
+    refused = world.step(gh.label_event(issue, "issuepilot:approved"))
+    assert refused.code == 0, refused.stdout + refused.stderr
     said = "Redis had no record of it: rebuilt from its status comment (plan-review)"
-    assert said in approved.stdout
-    assert approved.outputs["task-state"] == "approved"
+    assert said in refused.stdout
+    # The record does not verify: its plan counts as shown from the rebuild on, and an
+    # approval sent before it approves nothing. A new one does.
+    assert refused.outputs["task-state"] == "plan-review"
+    assert "approve the plan again" in world.comment(issue)
+    approved = world.step(gh.label_event(issue, "issuepilot:approved"))
+    assert approved.outputs["task-state"] == "approved", approved.stdout
     [executed] = world.drain()
     assert executed.outputs["task-state"] == "pr-open"
 
@@ -516,3 +525,30 @@ def test_status_without_a_reachable_redis_is_one_line_and_exit_2(world: World) -
     assert done.returncode == 2
     assert done.stderr.startswith("issuepilot: error: cannot reach Redis at 127.0.0.1")
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
+
+
+@pytest.mark.stores("github")
+def test_status_warns_of_an_unsigned_ledger_and_of_entries_that_do_not_verify(
+    world: World,
+) -> None:
+    from issuepilot.ledger import BRANCH, FILE
+
+    from .test_cli import cli
+
+    world.extra_env["ISSUEPILOT_RECORD_KEY"] = "the-record-key"
+    gh = world.github
+    issue = gh.open_issue("First", "Change `src/app.py`.")
+    world.step(gh.label_event(issue, "issuepilot"))
+    env = {"GITHUB_REPOSITORY": gh.repo, "GITHUB_TOKEN": "ghs_fake", "GITHUB_API_URL": gh.url}
+    unsigned = cli("status", env=env)
+    assert unsigned.returncode == 0 and f"#{issue}" in unsigned.stdout  # nothing checked
+    assert "warning: the ledger is not signed (no record-key)" in unsigned.stderr
+    signed = cli("status", env={**env, "ISSUEPILOT_RECORD_KEY": "the-record-key"})
+    assert signed.returncode == 0 and signed.stderr == ""
+    assert f"#{issue}" in signed.stdout
+    data = json.loads(gh.files_at(BRANCH)[FILE])
+    data["records"][str(issue)]["task"]["state"] = "approved"
+    gh.commit_files(BRANCH, {FILE: json.dumps(data)}, "Update ledger.json")
+    forged = cli("status", env={**env, "ISSUEPILOT_RECORD_KEY": "the-record-key"})
+    assert forged.returncode == 0 and f"#{issue}" not in forged.stdout
+    assert f"the ledger's record #{issue} is not signed with the record key" in forged.stderr

@@ -31,7 +31,7 @@ from issuepilot.github.retry import RetryPolicy
 from issuepilot.github.status import MARKER, parse_record
 from issuepilot.github.untrusted import Redactor
 from issuepilot.keys import Keys
-from issuepilot.machine import LEASED, TaskState, shown
+from issuepilot.machine import FINAL, LEASED, TaskState, shown
 from issuepilot.models import ChangeSet, FileChange, Plan, PlannedFile, Task, Usage
 from issuepilot.runner import run
 from issuepilot.steps.context import Context, Outcome
@@ -428,6 +428,8 @@ class Sim:
                 fields["approved_hash"] = digest
         if state in LEASED:
             fields["lease_until"] = self.clock() + self.config.lease_s
+        if state in FINAL:
+            fields["settled"] = True  # its run finished: GitHub shows the end
         if state is S.PR_OPEN:
             branch = self.config.rules.labels.branch(issue)
             pr = self.open_pull(branch, f"{self.github.issues[issue].title} (#{issue})")

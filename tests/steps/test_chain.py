@@ -39,14 +39,22 @@ async def test_without_a_workflow_ref_the_next_step_waits_for_the_sweep(sim: Sim
     assert sim.dispatched == [issue]
 
 
-async def test_a_refused_dispatch_is_not_repeated_and_the_sweep_picks_the_task_up(
+async def test_a_dispatch_github_failed_is_tried_again(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    sim.github.fail("POST", r"/dispatches$", 502)
+    outcome = await sim.run(sim.github.label_event(issue, "issuepilot"))
+    assert outcome.automatic and sim.dispatched == [issue]
+    assert sim.calls().count("POST /actions/workflows/issuepilot.yml/dispatches") == 2
+    assert [d["inputs"] for d in sim.github.dispatches] == [{"issue": str(issue)}]
+
+
+async def test_a_dispatch_that_keeps_failing_fails_the_step_and_the_sweep_picks_it_up(
     sim: Sim,
 ) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
-    sim.github.fail("POST", r"/dispatches$", 502)
+    sim.github.fail("POST", r"/dispatches$", 502, times=4)
     with pytest.raises(GitHubError, match="502"):
         await sim.run(sim.github.label_event(issue, "issuepilot"))
-    assert sim.calls().count("POST /actions/workflows/issuepilot.yml/dispatches") == 1
     assert (await sim.task(issue)).state is S.QUEUED
     await sim.run(sim.schedule_event())
     assert sim.dispatched == [issue]

@@ -199,7 +199,9 @@ async def test_revise_with_feedback_queues_a_new_plan_and_drops_the_approval(sim
 
 
 async def test_the_revise_command_without_feedback_adds_none(sim: Sim) -> None:
-    issue = await issue_in(sim, S.PLAN_REVIEW, feedback=["earlier"])
+    issue = sim.github.open_issue("Greet politely", BODY)
+    sim.github.comment_event(issue, "(the status comment)", sender="github-actions[bot]")
+    await sim.seed(issue, S.PLAN_REVIEW, feedback=["earlier"], comment_id=max(sim.github.comments))
     sim.github.comment_event(issue, "Nice plan, but I changed my mind.")
     since = sim.mark()
     await sim.run(sim.github.comment_event(issue, "/issuepilot revise"))

@@ -125,3 +125,33 @@ async def test_a_finish_that_loses_the_race_changes_nothing(sim: Sim) -> None:
     assert (outcome.task, outcome.message) == (None, "already advanced by another run")
     assert (await sim.task(issue)).state is S.PR_OPEN and sim.calls(since) == []
     assert await sim.locks.holders(["src/app.py"]) == {"src/app.py": str(issue)}
+
+
+async def test_a_merge_of_the_pull_request_a_dead_execute_step_opened_finishes_the_task(
+    sim: Sim,
+) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/pulls$")  # open, and the record never says so
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    [pr] = sim.github.pulls
+    sim.clock.advance(sim.config.lease_s + 1)
+    outcome = await sim.run(sim.github.merge_pull(pr))
+    task = await sim.task(issue)
+    assert outcome.message == f"pull request #{pr} merged"
+    assert task.state is S.DONE and task.pr == pr
+    assert [h.state for h in task.history[-3:]] == [S.EXECUTING, S.PR_OPEN, S.DONE]
+    assert await sim.locks.holders(["src/app.py"]) == {}
+
+
+async def test_a_merge_while_the_execute_step_still_runs_is_left_to_it(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/pulls$")
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    [pr] = sim.github.pulls
+    outcome = await sim.run(sim.github.merge_pull(pr))  # its lease still runs
+    assert outcome.message == f"pull request #{pr} is not the open PR of this task"
+    assert (await sim.task(issue)).state is S.EXECUTING

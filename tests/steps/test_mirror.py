@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from issuepilot.config import RepoConfig
-from issuepilot.errors import ModelError
-from issuepilot.github.status import LIMIT, MARKER
+from issuepilot.errors import GitHubError, ModelError
+from issuepilot.github.status import LIMIT, MARKER, render
 from issuepilot.labels import COLORS, Labels
 from issuepilot.machine import TaskState, shown
-from issuepilot.models import Plan, PlannedFile
+from issuepilot.models import HistoryEntry, Plan, PlannedFile
 
 from .harness import Event, Sim, plan_of
 
@@ -128,7 +128,9 @@ async def test_a_run_without_the_labels_swaps_only_the_one_it_showed(sim: Sim) -
     assert sim.labels(issue) == {"issuepilot", "issuepilot:plan-review"}, "the sweep repairs"
 
 
-async def test_a_first_attempt_does_not_look_for_an_earlier_status_comment(sim: Sim) -> None:
+async def test_a_first_plan_on_an_issue_without_comments_looks_for_no_status_comment(
+    sim: Sim,
+) -> None:
     issue = sim.github.open_issue("Greet politely", BODY)
     await sim.run(sim.github.label_event(issue, "issuepilot"))
     since = sim.mark()
@@ -153,6 +155,72 @@ async def test_a_retried_step_adopts_the_status_comment_its_dead_run_wrote(sim: 
     assert sim.status_comments(issue) == [gh.comments[task.comment_id]["body"]]
     assert gh.comments[task.comment_id]["body"] != orphan, "the orphan was edited in place"
     assert [c["user"] for c in gh.comments.values()].count("github-actions[bot]") == 1
+
+
+async def test_a_task_started_over_without_a_record_edits_the_issues_status_comment(
+    sim: Sim,
+) -> None:
+    gh = sim.github
+    issue = gh.open_issue("Greet politely", BODY)
+    first = await sim.to_pr_open(issue)
+    await sim.run(gh.merge_pull(first.pr))
+    sim.store.records.clear()  # its record expired; a maintainer took its labels off
+    gh.issues[issue].labels = []
+    await sim.run(gh.label_event(issue, "issuepilot"))  # and starts over
+    since = sim.mark()
+    await sim.drain()
+    task = await sim.task(issue)
+    assert task.state is S.PLAN_REVIEW and task.comment_id == first.comment_id
+    assert len(sim.status_comments(issue)) == 1, "one status comment per issue, always"
+    assert f"POST /issues/{issue}/comments" not in sim.calls(since)
+
+
+async def test_a_run_whose_comment_went_unanswered_posts_no_second_one(sim: Sim) -> None:
+    gh = sim.github
+    issue = gh.open_issue("Greet politely", BODY)
+    await sim.run(gh.label_event(issue, "issuepilot"))
+    gh.dispatches.clear()
+    gh.lose_reply("POST", rf"/issues/{issue}/comments$")  # made, its answer lost
+    gh.fail("GET", rf"/issues/{issue}/comments$", times=4)  # and the look for it fails
+    with pytest.raises(GitHubError):
+        await sim.run(sim.dispatch_event(issue))
+    task = await sim.task(issue)
+    assert task.state is S.FAILED and task.comment_id in gh.comments
+    [shown_now] = sim.status_comments(issue)  # the failure is shown in the one it made
+    assert sim.shown_record(issue).state is S.FAILED
+
+
+async def test_an_edit_github_failed_is_not_sent_again_over_a_newer_record(sim: Sim) -> None:
+    gh = sim.github
+    issue = gh.open_issue("Greet politely", BODY)
+    reviewed = await sim.to_plan_review(issue)
+    comment = gh.comments[reviewed.comment_id]
+
+    def another_run_shows_a_newer_record() -> None:  # while this run's edit is on its way
+        shown = sim.shown_record(issue)
+        later = [
+            HistoryEntry(state=S.APPROVED, at=shown.history[-1].at),
+            HistoryEntry(state=S.CANCELLED, at=shown.history[-1].at, note="cancelled"),
+        ]
+        newer = shown.model_copy(update={"state": S.CANCELLED, "history": shown.history + later})
+        comment["body"] = render(newer, sim.config.rules.labels)
+
+    edit = rf"/issues/comments/{reviewed.comment_id}$"
+    sim.on_request("PATCH", edit, another_run_shows_a_newer_record)
+    gh.fail("PATCH", edit)  # that edit: GitHub answered 502, having done nothing
+    await sim.run(gh.label_event(issue, "issuepilot:approved"))
+    assert (await sim.task(issue)).state is S.APPROVED
+    assert sim.shown_record(issue).state is S.CANCELLED, "not taken back to an older record"
+    assert f"#{issue}: the status comment shows a newer record: left as it is" in sim.said
+
+
+async def test_an_edit_github_failed_is_sent_again_over_an_older_record(sim: Sim) -> None:
+    gh = sim.github
+    issue = gh.open_issue("Greet politely", BODY)
+    reviewed = await sim.to_plan_review(issue)
+    gh.fail("PATCH", rf"/issues/comments/{reviewed.comment_id}$")
+    await sim.run(gh.label_event(issue, "issuepilot:approved"))
+    assert sim.shown_record(issue).state is S.APPROVED
 
 
 async def test_a_forged_marker_in_the_plan_cannot_change_the_shown_record(sim: Sim) -> None:

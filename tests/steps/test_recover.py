@@ -82,6 +82,41 @@ async def test_an_expired_execute_lease_returns_to_approved_and_executes_again(s
     assert S.APPROVED in [h.state for h in task.history[-3:]]
 
 
+async def test_an_execute_step_that_died_after_opening_its_pull_request_goes_on_with_it(
+    sim: Sim,
+) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/pulls$")  # open, and the record never says so
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    [pr] = sim.github.pulls
+    sim.clock.advance(sim.config.lease_s + 1)
+    await sim.run(sim.dispatch_event(issue))
+    task = await sim.task(issue)
+    assert task.state is S.PR_OPEN and task.pr == pr and task.attempts == 1
+    assert task.history[-1].note == (
+        f"pull request #{pr}, opened before run holding the step's lease died"
+    )
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:pr-open"}
+    assert list(sim.github.pulls) == [pr] and len(sim.executed) == 1, "not executed again"
+
+
+async def test_a_pull_request_of_an_earlier_task_on_the_issue_is_not_taken(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    earlier = sim.open_pull(sim.config.rules.labels.branch(issue), "An earlier task's")
+    sim.github.merge_pull(earlier)
+    sim.clock.advance(3600)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/git/trees$")
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    sim.clock.advance(sim.config.lease_s + 1)
+    await sim.run(sim.dispatch_event(issue))
+    task = await sim.task(issue)
+    assert task.state is S.PR_OPEN and task.pr not in (0, earlier)
+
+
 async def test_a_recovery_that_loses_the_race_changes_nothing(sim: Sim) -> None:
     issue = await dead_planning_step(sim)
     sim.clock.advance(sim.config.lease_s + 1)

@@ -6,9 +6,12 @@ from collections.abc import Sequence
 import pytest
 
 from issuepilot.config import RepoConfig
+from issuepilot.errors import GitHubError
+from issuepilot.github.status import render
+from issuepilot.keys import Keys
 from issuepilot.machine import TaskState
 
-from .harness import Sim, also_write, plan_of
+from .harness import REPO, Sim, also_write, plan_of
 
 S = TaskState
 DAY = 24 * 3600
@@ -332,3 +335,211 @@ async def test_a_rate_limit_stops_the_sweep_at_once_and_says_when_it_resumes(sim
     outcome = await sim.run(sim.schedule_event())
     assert "rate limit stopped the sweep after 0 of 3" in outcome.message
     assert len([c for c in sim.calls(since) if c.startswith("POST")]) == 1, "stopped at once"
+
+
+# -- finished tasks: what their last run left undone ------------------------------------
+
+
+async def test_a_task_whose_finishing_run_died_after_its_commit_is_finished_by_the_sweep(
+    sim: Sim,
+) -> None:
+    holder = await issue_in(sim, S.PR_OPEN)
+    waiter = await issue_in(sim, S.APPROVED)
+    await sim.run(sim.dispatch_event(waiter))  # waits for the holder's file
+    assert (await sim.task(waiter)).waiting_on == {"src/app.py": str(holder)}
+    sim.github.dispatches.clear()
+    sim.store.overwrite(holder, state=S.DONE, settled=False)  # committed, then the run died
+    assert holder in await sim.store.live(), "unsettled, it stays where the sweep looks"
+    await sim.run(sim.schedule_event())
+    done = await sim.task(holder)
+    assert done.state is S.DONE and done.settled and holder not in await sim.store.live()
+    assert sim.labels(holder) == {"issuepilot", "issuepilot:done"}
+    assert sim.shown_record(holder).state is S.DONE
+    assert await sim.locks.holders(["src/app.py"]) == {}
+    assert sim.dispatched == [waiter], "the task waiting for its file is woken"
+
+
+async def test_a_finished_task_costs_the_sweep_nothing_once_settled(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    await sim.run(sim.github.merge_pull(opened.pr))
+    assert (await sim.task(issue)).settled and issue not in await sim.store.live()
+    since = sim.mark()
+    await sim.run(sim.schedule_event())
+    assert sim.calls(since) == LISTS
+
+
+async def test_the_sweep_repairs_the_labels_of_a_finished_task_it_sees(sim: Sim) -> None:
+    issue = await issue_in(sim, S.CANCELLED)  # the issue stays open
+    sim.github.issues[issue].labels.append("issuepilot:pr-open")  # a late label write
+    await sim.run(sim.schedule_event())
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:cancelled"}
+
+
+# -- labels the sweep read before it changed them --------------------------------------
+
+
+async def test_after_a_rebuild_the_sweep_acts_on_the_labels_it_left_not_those_it_read(
+    sim: Sim,
+) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_plan_review(issue)
+    sim.github.issues[issue].labels = ["issuepilot", "issuepilot:approved"]  # the comment lags
+    sim.store.records.clear()  # and the store lost the task
+    sim.github.close_issue_event(issue)  # closed while no run saw it
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.CANCELLED
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:cancelled"}, "one state label"
+
+
+async def test_the_sweep_repairs_no_label_of_a_task_another_run_moved_meanwhile(
+    sim: Sim,
+) -> None:
+    queued = await issue_in(sim, S.QUEUED)
+    moved = await issue_in(sim, S.APPROVED, path="src/util.py")
+    sim.github.issues[moved].labels = ["issuepilot", "issuepilot:plan-review"]  # lags
+
+    def another_run_moves_it() -> None:  # executes it and shows it, while the sweep works
+        sim.store.overwrite(moved, state=S.PR_OPEN)
+        sim.github.issues[moved].labels = ["issuepilot", "issuepilot:pr-open"]
+
+    sim.on_request("POST", r"/dispatches$", another_run_moves_it)  # the queued task's
+    await sim.run(sim.schedule_event())
+    assert queued in sim.dispatched
+    assert sim.labels(moved) == {"issuepilot", "issuepilot:pr-open"}, "not the older state's"
+
+
+# -- tasks the sweep could not see -----------------------------------------------------
+
+
+async def test_an_issue_whose_first_run_died_before_it_queued_the_task_is_queued(
+    sim: Sim,
+) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    sim.github.label_event(issue, "issuepilot")  # its run died before it did anything
+    await sim.run(sim.schedule_event())
+    task = await sim.task(issue)
+    assert task.state is S.QUEUED and "queued by @octocat" in task.history[-1].note
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:queued"} and sim.dispatched == [issue]
+
+
+async def test_an_issue_labelled_by_someone_who_may_not_is_not_queued(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    sim.github.label_event(issue, "issuepilot", sender="mallory")
+    await sim.run(sim.schedule_event())
+    assert sim.store.records == {} and sim.dispatched == []
+
+
+async def test_a_task_rebuilt_without_its_pull_request_finds_it_by_its_branch(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    lagging = sim.shown_record(issue).model_copy(update={"state": S.APPROVED, "pr": 0})
+    [comment] = [c for c in sim.github.comments.values() if c["id"] == opened.comment_id]
+    comment["body"] = render(lagging, sim.config.rules.labels)  # unsigned, and behind
+    sim.store.records.clear()
+    sim.github.merge_pull(opened.pr)  # merged while its event was lost
+    await sim.run(sim.schedule_event())
+    task = await sim.task(issue)
+    assert task.state is S.DONE and task.pr == opened.pr, "merged, not cancelled"
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:done"}
+
+
+async def test_a_dead_execute_step_whose_pull_request_was_merged_finishes(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/pulls$")  # the pull request is open; the record never says so
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    [pr] = sim.github.pulls
+    sim.github.merge_pull(pr)  # merged while its event was lost
+    sim.clock.advance(sim.config.lease_s + 1)
+    await sim.run(sim.schedule_event())
+    task = await sim.task(issue)
+    assert task.state is S.DONE and task.pr == pr, "merged, not cancelled"
+    assert list(sim.github.pulls) == [pr] and await sim.locks.holders(["src/app.py"]) == {}
+
+
+async def test_a_closed_issue_the_sweep_failed_on_is_looked_at_again(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    sim.store.records.clear()
+    sim.github.merge_pull(opened.pr)  # merged while its event was lost
+    sim.clock.advance(3600)
+    sim.github.fail("GET", rf"/issues/{issue}/comments$", times=4)
+    failed = await sim.run(sim.schedule_event())
+    assert failed.message == "swept: woke 0 task(s); 1 failed"
+    sim.clock.advance(3600)  # the next sweep, an hour later
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.DONE
+
+
+async def test_a_closed_pull_request_of_a_running_execute_step_is_left_to_it(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_approved(issue)
+    sim.github.dispatches.clear()
+    sim.kill_after("POST", r"/pulls$")
+    await sim.run_until_killed(sim.dispatch_event(issue))
+    [pr] = sim.github.pulls
+    sim.github.merge_pull(pr)
+    sim.github.reopen_issue_event(issue)  # so that only the pull request could decide
+    await sim.run(sim.schedule_event())  # the step's lease still runs: its run may be alive
+    assert (await sim.task(issue)).state is S.EXECUTING
+
+
+async def test_an_issue_with_a_state_label_and_nothing_to_rebuild_from_is_left_alone(
+    sim: Sim,
+) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    sim.github.label_event(issue, "issuepilot")
+    sim.github.label_event(issue, "issuepilot:plan-review")  # no comment, no record
+    await sim.run(sim.schedule_event())
+    assert sim.store.records == {} and sim.dispatched == []
+
+
+async def test_a_pull_request_closed_before_the_sweeps_window_still_decides(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    opened = await sim.to_pr_open(issue)
+    sim.github.merge_pull(opened.pr)  # merged, its event lost, long before this sweep
+    sim.store.flags[Keys(REPO).swept] = ("2099-01-01T00:00:00+00:00", None)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.DONE
+
+
+async def test_a_trigger_label_removed_by_someone_who_may_not_is_put_back(sim: Sim) -> None:
+    issue = await issue_in(sim, S.PLAN_REVIEW)
+    sim.github.label_event(issue, "issuepilot", sender="mallory", add=False)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.PLAN_REVIEW
+    assert "issuepilot" in sim.labels(issue)
+
+
+async def test_an_unsettled_task_whose_issue_the_sweep_did_not_list_is_read(sim: Sim) -> None:
+    issue = await issue_in(sim, S.PR_OPEN)
+    sim.github.issues[issue].labels.remove("issuepilot")  # so no list shows it
+    sim.store.overwrite(issue, state=S.DONE, settled=False)
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).settled
+    assert sim.labels(issue) == {"issuepilot:done"}
+
+
+async def test_an_approval_label_nobody_is_known_to_have_added_is_taken_off(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.to_plan_review(issue)
+    sim.github.issues[issue].labels.append("issuepilot:approved")  # no event says who
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.PLAN_REVIEW
+    assert "issuepilot:approved" not in sim.labels(issue)
+
+
+async def test_a_task_that_failed_before_its_first_comment_is_queued_again(sim: Sim) -> None:
+    issue = sim.github.open_issue("Greet politely", BODY)
+    await sim.run(sim.github.label_event(issue, "issuepilot"))
+    sim.github.fail("GET", rf"/issues/{issue}$", times=4)  # the plan step fails at once
+    sim.github.fail("POST", rf"/issues/{issue}/comments$", times=4)  # and shows it nowhere
+    with pytest.raises(GitHubError):
+        await sim.drain()
+    assert sim.labels(issue) == {"issuepilot", "issuepilot:failed"}
+    assert sim.status_comments(issue) == []
+    sim.store.records.clear()  # and the store loses it: no comment to rebuild it from
+    await sim.run(sim.schedule_event())
+    assert (await sim.task(issue)).state is S.QUEUED and sim.dispatched == [issue]

@@ -264,9 +264,12 @@ class GitHub:
 
         return await self._create(attempt, find)
 
-    async def update_comment(self, comment_id: int, body: str) -> Comment:
+    async def update_comment(self, comment_id: int, body: str, retry: bool = True) -> Comment:
+        """Edit a comment; without `retry`, an unclear failure is the caller's to judge (a
+        repeat landing after someone else's edit would undo it)."""
         path = f"{self.base}/issues/comments/{comment_id}"
-        return Comment.model_validate((await self.request("PATCH", path, {"body": body})).json())
+        response = await self.request("PATCH", path, {"body": body}, retry=retry)
+        return Comment.model_validate(response.json())
 
     async def permission(self, login: str) -> str:
         """The user's role on the repository: admin, maintain, write, triage, read or none."""
@@ -417,10 +420,12 @@ class GitHub:
                 return
             yield pull
 
-    async def find_pull(self, head: str) -> Pull | None:
-        """The open pull request of branch `head` in this repository, if there is one."""
+    async def find_pull(self, head: str, state: str = "open") -> Pull | None:
+        """The newest pull request of branch `head` in this repository in `state` (open,
+        closed or all), if there is one: the list is newest first.
+        https://docs.github.com/en/rest/pulls/pulls#list-pull-requests"""
         owner = self.repo.split("/")[0]
-        params = {"head": f"{owner}:{head}", "state": "open"}
+        params = {"head": f"{owner}:{head}", "state": state}
         async for pull in self.paginate(f"{self.base}/pulls", params):
             return Pull.model_validate(pull)
         return None
@@ -491,10 +496,11 @@ class GitHub:
         return [Annotation.model_validate(a) async for a in self.paginate(path)]
 
     async def dispatch(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
-        """Start a workflow run. Not repeated after an unclear failure: a lost dispatch only
-        delays the task until the next event or sweep, a doubled one costs a runner."""
+        """Start a workflow run. Repeated after an unclear failure, like an idempotent
+        request: a doubled run finds the task advanced and costs a runner, a lost one would
+        leave a task that waits for files, or for its next step, until the sweep."""
         path = f"{self.base}/actions/workflows/{_q(workflow)}/dispatches"
-        await self.request("POST", path, {"ref": ref, "inputs": inputs})
+        await self.request("POST", path, {"ref": ref, "inputs": inputs}, retry=True)
 
     async def branch_rules(self, branch: str) -> list[str]:
         """The types of the repository rules that apply to a branch (even one not yet made).

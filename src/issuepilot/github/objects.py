@@ -66,6 +66,7 @@ class Pull(Partial):
     merged: bool | None = False
     merged_at: datetime | None = None  # set once merged (list answers leave `merged` out)
     draft: bool = False
+    created_at: datetime | None = None
     updated_at: datetime | None = None
     html_url: str = ""
     head: Ref

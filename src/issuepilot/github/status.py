@@ -66,21 +66,34 @@ NEXT = {
 
 @dataclass(frozen=True, slots=True)
 class Seal:
-    """Signs task records for one repository; an empty key signs nothing."""
+    """Signs what IssuePilot writes where others could write too, for one repository: the
+    task record of a status comment, and every entry of the ledger. An empty key signs
+    nothing and verifies nothing."""
 
     repo: str
     key: bytes = b""
 
-    def sign(self, issue: int, record: str) -> str:
+    @classmethod
+    def of(cls, repo: str, material: str) -> "Seal":
+        """The seal of a record key (the `record-key` input, or the key kept in the store)."""
+        return cls(repo, hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest())
+
+    def mac(self, message: str) -> str:
+        """HMAC-SHA256 of `message`, bound to the repository; "" without a key. What is
+        signed starts with what it is (`#<issue>` for a comment's record, ` ledger ...`
+        for a ledger entry), so no signature is good for anything else."""
         if not self.key:
             return ""
-        message = f"{self.repo}#{issue}\n{record}".encode()
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+        return hmac.new(self.key, f"{self.repo}{message}".encode(), hashlib.sha256).hexdigest()
+
+    def check(self, message: str, signature: str) -> bool:
+        return bool(self.key and signature) and hmac.compare_digest(self.mac(message), signature)
+
+    def sign(self, issue: int, record: str) -> str:
+        return self.mac(f"#{issue}\n{record}")
 
     def verify(self, issue: int, record: str, signature: str) -> bool:
-        return bool(self.key and signature) and hmac.compare_digest(
-            self.sign(issue, record), signature
-        )
+        return self.check(f"#{issue}\n{record}", signature)
 
 
 @dataclass(frozen=True, slots=True)

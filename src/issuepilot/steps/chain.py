@@ -6,8 +6,11 @@ from .context import Context
 
 
 async def dispatch(ctx: Context, issue: int) -> bool:
-    """Start the next step of `issue` in a new run; False when the run cannot tell which
-    workflow it is (no GITHUB_WORKFLOW_REF)."""
+    """Start the next step of `issue` in a new run (once per run: a second would find the
+    same step); False when the run cannot tell which workflow it is (no
+    GITHUB_WORKFLOW_REF)."""
+    if issue in ctx.dispatched:
+        return True
     target = ctx.settings.workflow_file
     if target is None:
         ctx.say(

@@ -11,12 +11,13 @@ from ..config import RepoConfig, Settings
 from ..errors import Superseded
 from ..events import Payload, Rules, Trigger
 from ..github.client import GitHub
+from ..github.objects import Issue
 from ..github.status import Seal
 from ..github.untrusted import Redactor, command_data, escape, logged
 from ..keys import Keys
 from ..labels import Labels
 from ..locks import LockManager
-from ..models import CheckResult, Task, Usage
+from ..models import STAMP, CheckResult, Task, Usage
 from ..store import TaskStore
 
 
@@ -44,6 +45,8 @@ class Context:
     # so later steps of the same run do not act on the payload's stale list.
     known_labels: dict[int, set[str]] = field(default_factory=dict)
     labels_ready: bool = False  # the repository's labels exist (checked once per run)
+    read_issues: dict[int, Issue] = field(default_factory=dict)  # issues this run read
+    posted: set[int] = field(default_factory=set)  # issues this run posted a comment on
     dispatched: list[int] = field(default_factory=list)  # issues whose next run was started
     redact: Redactor = field(default_factory=Redactor)  # every secret this run knows
     seal: Seal | None = None  # signs task records; resolved on first use (mirror.record_seal)
@@ -74,6 +77,16 @@ class Context:
             return self.known_labels[issue]
         if self.payload.issue is not None and self.payload.issue.number == issue:
             return self.payload.issue.label_names
+        return None
+
+    def comment_count(self, issue: int) -> int | None:
+        """How many comments the issue has, if this run read the issue and has posted none
+        on it since (a post whose answer was lost may have made one)."""
+        if issue in self.posted:
+            return None
+        for shown in (self.payload.issue, self.read_issues.get(issue)):
+            if shown is not None and shown.number == issue:
+                return shown.comments
         return None
 
     def label_added(self) -> str:
@@ -140,7 +153,7 @@ class Context:
         return task.model_copy(update=update)
 
     def stamp(self) -> str:
-        return datetime.fromtimestamp(self.now(), UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromtimestamp(self.now(), UTC).strftime(STAMP)
 
 
 async def update(ctx: Context, task: Task, **changes: Any) -> Task:

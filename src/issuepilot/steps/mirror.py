@@ -3,12 +3,12 @@
 Calls run concurrently, so mirroring costs one round trip whatever it changes.
 """
 
-import hashlib
 import secrets
 
 from ..aio import together
 from ..github.client import GitHub
-from ..github.errors import NotFound
+from ..github.errors import NotFound, ServerError
+from ..github.objects import Comment
 from ..github.status import Record, Seal, parse_record, render
 from ..labels import Labels, label_changes
 from ..machine import shown
@@ -78,21 +78,47 @@ async def _write_comment(ctx: Context, task: Task, learnt: list[int]) -> None:
     `ctx.written_at` GitHub's time of the write (what a reader could see from then on)."""
     body = render(task, ctx.labels, ctx.redact, await record_seal(ctx))
     comment_id = task.comment_id
-    if not comment_id and task.attempts:  # a run that died may have created it already
-        found = await find_status_comment(ctx, task.issue)
+    if not comment_id:  # one per issue: a run that died, or a lost record, may have left one
+        found = await find_status_comment(ctx, task.issue, ctx.comment_count(task.issue))
         comment_id = found[0] if found is not None else 0
     written = None
     try:
         if comment_id:
-            written = await ctx.gh.update_comment(comment_id, body)
+            written = await _edit(ctx, comment_id, task, body)
+            if written is None:
+                return  # it shows a newer record already
     except NotFound:  # a person deleted it: the task gets a new one
         pass
     if written is None:
+        ctx.posted.add(task.issue)
         written = await ctx.gh.create_comment(task.issue, body)
     if written.updated_at is not None:
         ctx.written_at[task.issue] = written.updated_at
     if written.id != task.comment_id:
         learnt.append(written.id)
+
+
+async def _edit(ctx: Context, comment_id: int, task: Task, body: str) -> Comment | None:
+    """Edit the status comment to show `task`. An edit whose outcome is unclear (GitHub
+    failed, the answer was lost) is not simply sent again: by then another run may have
+    shown a newer record, which a late repeat would take back. The comment is read first,
+    and left as it is (None) if its record continues the task's history."""
+    try:
+        return await ctx.gh.update_comment(comment_id, body, retry=False)
+    except ServerError:
+        found = await find_status_comment(ctx, task.issue)
+    if found is not None and found[0] == comment_id and continues(found[1].task, task):
+        ctx.say(f"#{task.issue}: the status comment shows a newer record: left as it is")
+        return None
+    return await ctx.gh.update_comment(comment_id, body)
+
+
+def continues(shown: Task, task: Task) -> bool:
+    """Whether `shown` is a later record of the same task: its history goes on from
+    `task`'s (entries compared by state and time: the shown text may be redacted)."""
+    mine = [(h.state, h.at) for h in task.history]
+    theirs = [(h.state, h.at) for h in shown.history]
+    return len(theirs) > len(mine) and theirs[: len(mine)] == mine
 
 
 async def find_status_comment(
@@ -105,6 +131,8 @@ async def find_status_comment(
     unsigned one (other workflows may post as the same login): the search stops at the
     newest signed record, or, when no record can verify (the key was made in this run),
     at the newest record of all."""
+    if comments == 0:
+        return None
     seal = await record_seal(ctx)
     fallback = None
     async for comment in ctx.gh.newest_comments(issue, comments):
@@ -134,6 +162,5 @@ async def record_seal(ctx: Context) -> Seal:
             made = secrets.token_hex(32)
             material = await ctx.store.ensure_flag(ctx.keys.record_key, made)
             ctx.seal_fresh = material == made
-        key = hashlib.sha256(b"issuepilot task record\0" + material.encode()).digest()
-        ctx.seal = Seal(ctx.settings.repo, key)
+        ctx.seal = Seal.of(ctx.settings.repo, material)
     return ctx.seal

@@ -23,8 +23,8 @@ async def plan(ctx: Context, task: Task) -> Outcome:
     )
     agent = ctx.agent("plan", working.usage)
     try:
+        issue = await _issue_text(ctx, working)  # first: it says if the issue has comments
         working = await publish(ctx, working, label_shown(ctx, working))  # "planner at work"
-        issue = await _issue_text(ctx, working)
         context = await planner_context(ctx, issue, ctx.base_branch)
         tools = ToolBox(workspace_of(ctx, ctx.base_branch), "plan", log=ctx.say)
         ctx.group("The planner's tool calls")
@@ -81,5 +81,5 @@ def _kept(body: str) -> str:
 async def _issue_text(ctx: Context, task: Task) -> IssueText:
     issue = ctx.payload.issue
     if issue is None or issue.number != task.issue:
-        issue = await ctx.gh.get_issue(task.issue)
+        issue = ctx.read_issues[task.issue] = await ctx.gh.get_issue(task.issue)
     return IssueText(task.issue, issue.title, issue.body or "", tuple(task.feedback))

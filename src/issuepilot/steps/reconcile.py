@@ -16,14 +16,18 @@ from .commands import HANDLERS, refuse
 from .context import Context, update
 from .finish import pull_closed
 from .mirror import label_shown, publish
+from .pulls import opened_by
 from .rebuild import rebuild
 from .recover import recover
-from .transition import restart, transition
+from .transition import release_files, restart, settle, transition
 
 if TYPE_CHECKING:
     from .sweep import Facts
 
 S = TaskState
+# Where a closed pull request of the task's decides its fate: the open one, or one a dead
+# execute step opened before it could record it.
+PULLS_DECIDE = frozenset({S.PR_OPEN, S.EXECUTING})
 
 
 async def reconcile(
@@ -31,12 +35,24 @@ async def reconcile(
 ) -> bool:
     """Bring one task in line with GitHub; whether it was woken."""
     shown = facts.open_issues.get(issue)
-    if task is None:  # the store lost it: GitHub shows it (open, or closed since)
-        seen = shown or facts.closed_issues.get(issue)
-        if seen is not None and seen.label_names & ctx.labels.states:
-            task = await rebuild(ctx, issue, seen.comments) or await _requeue(ctx, seen)
-    if task is None or task.state in FINAL:
+    seen = shown or facts.closed_issues.get(issue)
+    if seen is not None:  # from here on the run keeps the labels current as it changes them
+        ctx.known_labels.setdefault(issue, seen.label_names)
+    if task is None and seen is not None:  # the store lost it, or never had it
+        task = await _lost(ctx, seen)
+    if task is None:
         return False
+    if task.state in FINAL:
+        await _finished(ctx, task, seen)
+        return False
+    return await _live(ctx, task, shown, facts, ready)
+
+
+async def _live(
+    ctx: Context, task: Task, shown: Issue | None, facts: "Facts", ready: set[str]
+) -> bool:
+    """A live task: its fate, a dead step, labels, its files; whether it was woken."""
+    issue = task.issue
     shown = await _fate(ctx, task, shown, facts)
     if shown is None:
         return False
@@ -61,11 +77,12 @@ async def _fate(ctx: Context, task: Task, shown: Issue | None, facts: "Facts") -
     """Settle what GitHub decided while its events were lost: a pull request merged or
     closed, an issue closed or stripped of its trigger label. Returns the open issue as
     GitHub shows it, or None once the task's fate was settled here."""
-    if task.state is S.PR_OPEN and (pull := facts.closed_pulls.get(task.pr)):
-        merged = pull.was_merged
-        reason = f"pull request #{pull.number} {'merged' if merged else 'closed without merging'}"
-        await pull_closed(ctx, task, pull.number, merged, f"{reason} (found by the sweep)")
-        return None
+    pull = facts.closed_pulls.get(task.issue)
+    if pull is not None and task.state in PULLS_DECIDE and opened_by(task, pull, ctx.labels):
+        how = "merged" if pull.was_merged else "closed without merging"
+        reason = f"pull request #{pull.number} {how} (found by the sweep)"
+        if (await pull_closed(ctx, task, pull, reason)).task not in (None, task):
+            return None
     if shown is not None:
         return shown
     shown = facts.closed_issues.get(task.issue) or await ctx.gh.get_issue(task.issue)
@@ -75,10 +92,19 @@ async def _fate(ctx: Context, task: Task, shown: Issue | None, facts: "Facts") -
     return shown
 
 
+async def _lost(ctx: Context, issue: Issue) -> Task | None:
+    """A task GitHub shows (the trigger label) and the store has no record of: rebuilt
+    from its status comment (its state label may be gone too: a run died between taking
+    one off and putting the next on), or started again from its labels."""
+    return await rebuild(ctx, issue.number, issue.comments) or await _requeue(ctx, issue)
+
+
 async def _requeue(ctx: Context, issue: Issue) -> Task | None:
-    """A queued task leaves no status comment (the plan step writes it): its labels are all
-    that shows it. It starts again if whoever added the trigger label may act."""
-    if issue.state != "open" or ctx.labels.state(S.QUEUED) not in issue.label_names:
+    """A task before its plan leaves no status comment (the plan step writes it): queued,
+    failed at planning, or whose first run died before even a label. Its labels are all
+    that shows it: it starts again if whoever added the trigger label may act."""
+    shows = issue.label_names & ctx.labels.states
+    if issue.state != "open" or shows - {ctx.labels.state(s) for s in (S.QUEUED, S.FAILED)}:
         return None
     actor, _ = await _who(ctx, issue.number, ctx.labels.trigger, "labeled")
     if not actor or not await may_act(ctx, actor):
@@ -93,7 +119,7 @@ async def _issue_gone(ctx: Context, task: Task, issue: Issue) -> None:
         if task.state is S.PR_OPEN:  # the pull request decides: look at it
             pull = await ctx.gh.get_pull(task.pr)
             if pull.state == "closed":
-                await pull_closed(ctx, task, pull.number, pull.was_merged, "found by the sweep")
+                await pull_closed(ctx, task, pull, "found by the sweep")
             return
         if allows(task.state, Move.ISSUE_CLOSED):
             await transition(ctx, task, Move.ISSUE_CLOSED, note="issue closed (found by the sweep)")
@@ -109,7 +135,8 @@ async def _issue_gone(ctx: Context, task: Task, issue: Issue) -> None:
 async def _labels(ctx: Context, task: Task, issue: Issue) -> bool | None:
     """Act on a label a person added whose event was lost (as its author, if they may), or
     repair labels that drifted. Whether the task was woken, or None: nothing was done."""
-    present, labels = issue.label_names, ctx.labels
+    known, labels = ctx.payload_labels(task.issue), ctx.labels
+    present = issue.label_names if known is None else known  # as this run left them
     pending = {
         labels.approved: Action.APPROVE if task.state is S.PLAN_REVIEW else None,
         labels.revise: Action.REVISE,
@@ -120,10 +147,35 @@ async def _labels(ctx: Context, task: Task, issue: Issue) -> bool | None:
             return await _act_as_labeler(ctx, task, issue, label, action)
     if task.state in WORKING or present & labels.states == {label_shown(ctx, task)}:
         return None
+    await _repair(ctx, task, present)
+    return None
+
+
+async def _repair(ctx: Context, task: Task, present: set[str]) -> None:
+    """Show the task's one state label, unless another run moved the task since the sweep
+    read it: that run shows it, and a repair from the older record would undo its labels."""
+    latest = await ctx.store.load(task.issue)
+    if latest is None or latest.version != task.version:
+        return
     ctx.say(f"#{task.issue}: repairing labels for {task.state}")
     ctx.known_labels[task.issue] = present  # publish drops the wrong ones, adds the right one
     await publish(ctx, task, comment=False)
-    return None
+
+
+async def _finished(ctx: Context, task: Task, issue: Issue | None) -> None:
+    """A finished task: what its last run left undone (its files, the tasks waiting for
+    them, its labels and status comment), or labels that drifted since."""
+    if not task.settled:
+        ctx.say(f"#{task.issue}: finishing what the run that made it {task.state} left")
+        if issue is None:
+            issue = await ctx.gh.get_issue(task.issue)
+            ctx.known_labels.setdefault(task.issue, issue.label_names)
+        await release_files(ctx, task.issue)
+        await settle(ctx, await publish(ctx, task))
+        return
+    present = ctx.payload_labels(task.issue)
+    if present is not None and present & ctx.labels.states != {label_shown(ctx, task)}:
+        await _repair(ctx, task, present)
 
 
 async def _act_as_labeler(

@@ -34,7 +34,8 @@ class Facts:
 
     open_issues: dict[int, Issue] = field(default_factory=dict)  # with the trigger label
     closed_issues: dict[int, Issue] = field(default_factory=dict)  # since the last sweep
-    closed_pulls: dict[int, Pull] = field(default_factory=dict)  # since the last sweep
+    # By the issue whose task's branch it is: the newest closed since the last sweep.
+    closed_pulls: dict[int, Pull] = field(default_factory=dict)
 
 
 async def sweep(ctx: Context) -> Outcome:
@@ -46,8 +47,7 @@ async def sweep(ctx: Context) -> Outcome:
     except RateLimited as limited:
         return Outcome(None, _paused(limited, 0, 0))
     ready = set(await ctx.locks.reap())
-    shown = {n for n, issue in facts.open_issues.items() if issue.label_names & ctx.labels.states}
-    issues = sorted(set(await ctx.store.live()) | shown | set(facts.closed_issues))
+    issues = sorted(set(await ctx.store.live()) | set(facts.open_issues) | set(facts.closed_issues))
     tasks = await ctx.store.load_many(issues)
     woken, problems = 0, []
     for done, issue in enumerate(issues):
@@ -60,7 +60,8 @@ async def sweep(ctx: Context) -> Outcome:
         except IssuePilotError as exc:  # one broken task must not stop the sweep
             problems.append(f"#{issue}: {exc}")
             ctx.say(f"#{issue}: sweep failed: {exc}")
-    await ctx.store.set_flag(ctx.keys.swept, started.isoformat(), ttl_s=None)
+    if not problems:  # else the next sweep reads the same facts again, and acts on them
+        await ctx.store.set_flag(ctx.keys.swept, started.isoformat(), ttl_s=None)
     message = f"swept: woke {woken} task(s)" + (f"; {len(problems)} failed" if problems else "")
     return Outcome(None, message)
 
@@ -73,9 +74,9 @@ async def gather(ctx: Context, since: datetime) -> Facts:
         facts.open_issues[issue.number] = issue
     async for issue in ctx.gh.list_issues(trigger, state="closed", since=since):
         facts.closed_issues[issue.number] = issue
-    async for pull in ctx.gh.closed_pulls(since):
-        if ctx.labels.issue_of(pull.head.ref) is not None:
-            facts.closed_pulls[pull.number] = pull
+    async for pull in ctx.gh.closed_pulls(since):  # most recently updated first
+        if (number := ctx.labels.issue_of(pull.head.ref)) is not None:
+            facts.closed_pulls.setdefault(number, pull)
     return facts
 
 

@@ -7,7 +7,7 @@ A lost compare-and-set raises `Superseded`; the runner turns it into "already ad
 from typing import Any
 
 from ..errors import Superseded
-from ..machine import LIVE, WORKING, Move, TaskState, releases_files, shown, target
+from ..machine import FINAL, LIVE, WORKING, Move, TaskState, releases_files, shown, target
 from ..models import HistoryEntry, Task
 from .chain import wake
 from .context import Context
@@ -43,7 +43,17 @@ async def transition(
     if dst in WORKING and not comment:
         return committed
     before = ctx.labels.state(shown(src, task.resting))
-    return await publish(ctx, committed, before, comment=comment, remove=remove)
+    committed = await publish(ctx, committed, before, comment=comment, remove=remove)
+    return await settle(ctx, committed) if dst in FINAL and comment else committed
+
+
+async def settle(ctx: Context, task: Task) -> Task:
+    """Mark a finished task settled: GitHub shows its end and its files are free, so it
+    leaves the store's live index. Until then (its run died on the way, a wake dispatch
+    failed) the sweep finishes what the run left. Losing the compare-and-set to another
+    run (a restart) leaves that run's record as it is."""
+    committed = await ctx.store.commit(task.model_copy(update={"settled": True}))
+    return ctx.stored(committed) if committed is not None else task
 
 
 async def restart(ctx: Context, issue: int, previous: Task | None, title: str) -> Task:

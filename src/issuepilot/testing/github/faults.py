@@ -5,7 +5,9 @@ A held request blocks the thread serving it until the test releases it, so `hold
 the loopback server; in-process (`transport()`) it would block the event loop.
 """
 
+import random
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ class Rule:
     lose_reply: bool = False  # carry the request out, then drop the connection
     release: threading.Event | None = None  # hold the request until this is set
     arrived: threading.Event = field(default_factory=threading.Event)
+    rate: float = 1.0  # the share of matching requests it meets (drawn from `rng`)
+    rng: random.Random | None = None
 
     def answer(self) -> tuple[int, Any, dict[str, str]]:
         message = "API rate limit exceeded" if self.headers else "Server Error"
@@ -32,6 +36,23 @@ class Faults:
     def __init__(self) -> None:
         self.rules: list[Rule] = []
         self._rules_lock = threading.Lock()
+        self.injected = 0  # requests a rule met
+
+    def flaky(
+        self, rate: float, rng: random.Random, method: str = "", path_regex: str = ""
+    ) -> None:
+        """From now on, fail a `rate` share of the matching requests (every request, by
+        default), drawn from `rng`: half answered 502 without being carried out, half
+        carried out with their reply lost."""
+        pattern, half = re.compile(path_regex), rate / 2
+        self.rules.append(Rule(method, pattern, sys.maxsize, status=502, rate=half, rng=rng))
+        lost = half / (1 - half)  # of the requests the first rule let through
+        self.rules.append(Rule(method, pattern, sys.maxsize, lose_reply=True, rate=lost, rng=rng))
+
+    def steady(self) -> None:
+        """Drop the `flaky` rules: GitHub answers every request again."""
+        with self._rules_lock:
+            self.rules = [rule for rule in self.rules if rule.rng is None]
 
     def fail(
         self,
@@ -76,9 +97,10 @@ class Faults:
         """The rule this request meets, if any, using up one of its times. A hold waits
         here until released and then lets the request through."""
         with self._rules_lock:
-            rule = next((r for r in self.rules if _matches(r, method, path)), None)
+            rule = next((r for r in self.rules if _matches(r, method, path) and _drawn(r)), None)
             if rule is not None:
                 rule.times -= 1
+                self.injected += 1
         if rule is not None and rule.release is not None:
             rule.arrived.set()
             rule.release.wait(timeout=60)
@@ -87,4 +109,9 @@ class Faults:
 
 
 def _matches(rule: Rule, method: str, path: str) -> bool:
-    return rule.method == method and rule.times > 0 and bool(rule.pattern.search(path))
+    """A rule without a method meets every method."""
+    return rule.method in ("", method) and rule.times > 0 and bool(rule.pattern.search(path))
+
+
+def _drawn(rule: Rule) -> bool:
+    return rule.rng is None or rule.rng.random() < rule.rate

@@ -170,6 +170,7 @@ class RepoState(GitObjects):
             "user": user,
             "updated_at": self.tick(),
         }
+        self.pulls[number]["created_at"] = self.pulls[number]["updated_at"]
         self.issues[number] = Issue(number, title, body, user, is_pull=True)
         return number
 
@@ -276,6 +277,7 @@ class RepoState(GitObjects):
             "draft": bool(pull.get("draft", False)),
             "merged": pull["merged"],
             "merged_at": pull.get("merged_at"),
+            "created_at": pull.get("created_at", STAMP),
             "updated_at": pull.get("updated_at", STAMP),
             "closed_at": pull.get("closed_at"),
             "html_url": f"{WEB}/{self.repo}/pull/{number}",

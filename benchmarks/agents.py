@@ -10,8 +10,8 @@
   sudo). Target: under 2 s.
 - per preset: `cached` is the check the step makes when the action restored the CLI from
   its cache; `cold` installs the pinned version into an empty folder from the registry
-  (npm, or a virtual environment for PyPI) — what a cache miss costs; skipped with
-  `--no-install`.
+  (npm, or a virtual environment for PyPI), with npm's, pip's and uv's download caches
+  empty too — what a cache miss costs on a fresh runner; skipped with `--no-install`.
 
     python benchmarks/agents.py [--rounds 10] [--no-install] [--presets claude-code codex]
 """
@@ -107,17 +107,34 @@ async def around_the_cli(rounds: int) -> list[float]:
     return seconds
 
 
-async def install_costs(names: list[str]) -> list[tuple[str, str, float, float]]:
-    rows = []
+def megabytes(where: Path) -> int:
+    """What the install takes on disk (a file linked twice, once)."""
+    sizes = {}
+    for path in where.rglob("*"):
+        found = path.lstat()
+        sizes[found.st_dev, found.st_ino] = found.st_size
+    return sum(sizes.values()) // 1_000_000
+
+
+async def install_costs(names: list[str]) -> list[tuple[str, str, float, int, float]]:
+    rows: list[tuple[str, str, float, int, float]] = []
     for name in names:
         preset = PRESETS[name]
         cache = Path(tempfile.mkdtemp(prefix="issuepilot-bench-agents-", dir="/tmp"))
+        # Empty download caches: everything comes from the registry, as on a fresh runner.
+        os.environ.update(
+            npm_config_cache=str(cache / ".npm"),
+            UV_CACHE_DIR=str(cache / ".uv"),
+            PIP_NO_CACHE_DIR="1",
+        )
         try:
             done = await ensure(cache, preset)
             started = time.perf_counter()
             assert installed(cache, preset) is not None
             cached = time.perf_counter() - started
-            rows.append((name, done.version, done.seconds, cached))
+            rows.append(
+                (name, done.version, done.seconds, megabytes(folder(cache, preset)), cached)
+            )
         finally:
             shutil.rmtree(cache, ignore_errors=True)
     return rows
@@ -137,9 +154,9 @@ def main() -> None:
     )
     if args.no_install:
         return
-    print(f"{'preset':12} {'version':10} {'cold install':>13} {'cached check':>13}")
-    for name, version, cold, cached in asyncio.run(install_costs(args.presets)):
-        print(f"{name:12} {version:10} {cold:>11.1f} s {cached * 1000:>10.2f} ms")
+    print(f"{'preset':12} {'version':10} {'cold install':>13} {'size':>8} {'cached check':>13}")
+    for name, version, cold, size, cached in asyncio.run(install_costs(args.presets)):
+        print(f"{name:12} {version:10} {cold:>11.1f} s {size:>5} MB {cached * 1000:>10.2f} ms")
 
 
 if __name__ == "__main__":

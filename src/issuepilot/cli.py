@@ -352,11 +352,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    """`list` the presets; `install` one's CLI; `where` it goes (the action's cache key)."""
+    """`list` the presets; `install` one's CLI; `where` it goes (the action's cache key);
+    its `recipe` for agent-command."""
     import platform
 
     from .agents import install
     from .agents.presets import PRESETS, preset
+    from .agents.recipe import recipe
 
     if args.action == "list":
         for name, known in sorted(PRESETS.items()):
@@ -366,6 +368,14 @@ def cmd_agents(args: argparse.Namespace) -> int:
     if not args.name:
         raise InputError(f"agents {args.action} needs a preset name (issuepilot agents list)")
     chosen, cache = preset(args.name), install.cache_dir(dict(os.environ))
+    if args.action == "recipe":
+        if args.agent_version:
+            raise InputError(
+                f"a recipe runs {chosen.title} as IssuePilot tests it, at "
+                f"{chosen.install.version}: --version goes with install and where"
+            )
+        print(recipe(chosen, args.model or "", args.base_url or ""), end="")
+        return 0
     version = args.agent_version or chosen.install.version
     if args.action == "where":
         where = install.folder(cache, chosen, version)

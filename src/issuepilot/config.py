@@ -82,14 +82,14 @@ class RepoConfig(BaseModel):
     )
     command_roles: list[Literal["plan", "execute"]] = Field(
         ["execute"],
-        description="roles the agent-command input plays: plan, execute",
+        description="roles the agent preset or agent-command plays: plan, execute",
     )
     agent_timeout_minutes: float = Field(
-        20, gt=0, le=360, description="wall-clock limit of one agent-command run"
+        20, gt=0, le=360, description="wall-clock limit of one run of the agent preset or command"
     )
     agent_env: list[str] = Field(
         default_factory=list,
-        description="credentials the agent command may see, by name (e.g. ANTHROPIC_API_KEY)",
+        description="credentials an agent-command may see, by name (a preset gets its own key)",
     )
     agent_output_bytes: int = Field(
         20_000,

@@ -49,6 +49,7 @@ examples:
   issuepilot agents list                      # the presets, their CLIs and pinned versions
   issuepilot agents install claude-code       # install its CLI where every user can run it
   issuepilot agents where codex --github-output   # the install folder and its cache key
+  issuepilot agents recipe aider --model gpt-4.1  # the preset as a script for agent-command
 
 The folder is ISSUEPILOT_AGENT_CACHE, else the runner's tool cache, else
 /opt/issuepilot-agents.""",
@@ -219,11 +220,14 @@ def _agents(sub: "Commands") -> None:
         "agents",
         "list and install the agent CLIs IssuePilot runs by name",
         "\n\nThe action installs the CLI its agent input names, and caches it; run this to "
-        "install\none ahead, or to see what is pinned.",
+        "install\none ahead, to see what is pinned, or to print a preset as a script for "
+        "agent-command.",
     )
-    agents.add_argument("action", choices=["list", "install", "where"])
+    agents.add_argument("action", choices=["list", "install", "where", "recipe"])
     agents.add_argument("name", nargs="?", help="the preset (agent input), e.g. claude-code")
     agents.add_argument("--version", dest="agent_version", help="default: the pinned version")
+    agents.add_argument("--model", help="recipe: the CLI's model (default: its own)")
+    agents.add_argument("--base-url", help="recipe: its API endpoint (default: its vendor's)")
     agents.add_argument(
         "--github-output",
         action="store_true",

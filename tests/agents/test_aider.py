@@ -4,28 +4,29 @@ aider in a sandbox against the scripted chat-completions endpoint (stories, `--s
 import json
 import os
 import shlex
-import stat
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from issuepilot.agents.base import IssueText
 from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
 from issuepilot.agents.presets.aider import MARKER
-from issuepilot.testing.fake_llm import FakeLLM
+from issuepilot.models import Plan
+from issuepilot.testing.fake_llm import Answer, FakeLLM, Messages
 
-from .chat_cli import (
-    KEY,
-    PLAN,
-    PLAN_FILE,
-    assert_nothing_but_the_key_reached,
+from .contract import (
+    Ran,
+    assert_only_the_key_went_out,
     checkout_of,
+    diff,
+    everything_changed,
+    git,
+    plan_file_in,
     run_cli,
-    story,
 )
-from .contract import diff, everything_changed, sh
 
 PRESET = PRESETS["aider"]
+KEY = "sk-contract-key-0123456789"
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -120,11 +121,13 @@ def test_output_without_the_usage_log_counts_nothing_and_keeps_the_text() -> Non
     )
 
 
-# -- the real aider -------------------------------------------------------------------------
+# -- the real aider, through the command backend (tests/agents/contract.py) -------------
 
 FILES = {"app.py": 'def greet(name):\n    return "Hello " + name\n', "README.md": "# Demo\n"}
+PLAN = Plan(summary="Greet with a comma", steps=["Edit greet"], files=[{"path": "app.py"}])
 FIXED = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n"
 FIXED += ' def greet(name):\n-    return "Hello " + name\n+    return "Hello, " + name\n'
+story = pytest.mark.story
 
 
 def search_replace(path: str, search: str, replace: str, words: str = "") -> str:
@@ -139,15 +142,21 @@ FIX = search_replace(
 )
 
 
-def prompt(fake: FakeLLM) -> str:
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return checkout_of(tmp_path, FILES)
+
+
+def issue(fake: FakeLLM) -> IssueText:
     """The task, with a link in it (to the fake: a request for it would show there)."""
-    return f"Greet with a comma in app.py, as {fake.origin}/spec.html says. Do not commit.\n"
+    body = f"`greet` in `app.py` should say 'Hello, ', as {fake.origin}/spec.html says."
+    return IssueText(4, "Greet with a comma", body)
 
 
-def leftovers(checkout: Path) -> list[str]:
-    """The files it added (aider stages the files it creates) or left untracked."""
-    listed = everything_changed(checkout).splitlines()
-    return [line[3:] for line in listed if line[:2] in ("??", "AM")]
+async def aider(
+    checkout: Path, fake: FakeLLM, role: Role = "execute", env: dict[str, str] | None = None
+) -> Ran:
+    return await run_cli(PRESET, checkout, role, issue(fake), KEY, fake.url, PLAN, "gpt-4.1", env)
 
 
 def priced(fake: FakeLLM) -> float:
@@ -155,18 +164,20 @@ def priced(fake: FakeLLM) -> float:
     return sum(2e-6 * u["prompt_tokens"] + 8e-6 * u["completion_tokens"] for u in fake.usages)
 
 
-@story(PRESET)
-async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits_nothing() -> None:
+@story
+async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits_nothing(
+    checkout: Path,
+) -> None:
     unmatched = search_replace("app.py", '    return "Hello" + name\n', "    return 1\n")
-    with checkout_of(FILES) as checkout, FakeLLM(script=[unmatched, FIX]) as fake:
-        head = sh(checkout, "git", "rev-parse", "HEAD")
-        ran = await run_cli(PRESET, checkout, "execute", fake, prompt(fake), plan=PLAN)
-        assert ran.code == 0, ran.log
-        assert diff(checkout) == FIXED
-        assert sh(checkout, "git", "rev-parse", "HEAD") == head  # nothing committed
-        assert not (checkout / ".gitignore").exists()
-        assert all(p.startswith(".aider") for p in leftovers(checkout)), leftovers(checkout)
-    assert_nothing_but_the_key_reached(fake, ran)  # no request for the link in the prompt
+    head = git(checkout, "rev-parse", "HEAD")
+    with FakeLLM(script=[unmatched, FIX]) as fake:
+        ran = await aider(checkout, fake)
+    assert ran.error == "", ran.log
+    assert diff(checkout) == FIXED
+    assert git(checkout, "rev-parse", "HEAD") == head  # nothing committed
+    assert everything_changed(checkout) == " M app.py\n"  # no .gitignore, no .aider*
+    # No request for the link in the issue:
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
     assert len(fake.requests) == 2  # the fix, after aider sent back the block that missed
     sent = "".join(str(m["content"]) for m in fake.requests[0]["messages"])
     assert 'app.py\n```\ndef greet(name):\n    return "Hello " + name' in sent  # in the chat
@@ -180,39 +191,42 @@ async def test_aider_makes_exactly_the_scripted_edit_fetches_no_link_and_commits
     assert "Add the comma." in ran.report.message
 
 
-@story(PRESET)
-async def test_aider_plans_into_the_plan_file() -> None:
-    answer = search_replace(PLAN_FILE, "", json.dumps(PLAN) + "\n", "The plan:")
-    # Naming a file of the repository makes aider add it and ask again, edits unapplied.
-    script = ["I need to read app.py first.", answer]
-    with checkout_of(FILES) as checkout, FakeLLM(script=script) as fake:
-        task = f"Plan how to greet with a comma. Write the plan as JSON to {PLAN_FILE}.\n"
-        ran = await run_cli(PRESET, checkout, "plan", fake, task)
-        assert ran.code == 0, ran.log
-        assert (checkout / PLAN_FILE).exists(), ran.output
-        assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
-        changed = [line for line in everything_changed(checkout).splitlines()]
-        assert [line for line in changed if ".aider" not in line] == [f"AM {PLAN_FILE}"]
-    assert_nothing_but_the_key_reached(fake, ran)
-    assert ran.report.turns == 2 and not ran.report.failed
-    assert 'return "Hello " + name' in str(fake.requests[1]["messages"])  # app.py was added
+def write_the_plan(messages: Messages, tools: list[str]) -> Answer:
+    """The plan, as a new file named as the prompt names it."""
+    name = plan_file_in(json.dumps(messages))
+    return search_replace(name, "", PLAN.model_dump_json() + "\n", "The plan:")
 
 
-@story(PRESET)
-async def test_a_refused_key_fails_the_run_and_the_error_page_is_not_opened() -> None:
+@story
+async def test_aider_plans_into_the_plan_file(checkout: Path) -> None:
+    with FakeLLM(reply=write_the_plan) as fake:
+        ran = await aider(checkout, fake, role="plan")
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN
+    assert everything_changed(checkout) == ""  # what it staged and left is gone
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
+    assert ran.report.turns == 1
+    # The file the prompt names is in its chat: aider added it from the mention.
+    assert 'return "Hello " + name' in str(fake.requests[0]["messages"])
+
+
+@story
+async def test_a_refused_key_fails_the_run_and_the_error_page_is_not_opened(
+    checkout: Path, tmp_path: Path
+) -> None:
     """`--yes-always` also says yes to "open the URL of this error?": a browser on the
-    runner's PATH must not be started."""
-    bin_dir = Path(tempfile.mkdtemp(prefix="issuepilot-browser-"))
+    runner's PATH must not be started. Aider itself exits 0; the run fails all the same."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
     bin_dir.chmod(0o755)
-    with checkout_of(FILES) as checkout, FakeLLM(script=[401]) as fake:
-        browser = bin_dir / "www-browser"
-        browser.write_text(f'#!/bin/sh\necho "$@" > {shlex.quote(str(checkout))}/opened.txt\n')
-        browser.chmod(browser.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TERM": "xterm"}
-        ran = await run_cli(PRESET, checkout, "execute", fake, "Fix it.\n", extra_env=env)
-        assert ran.code == 0, ran.log  # aider itself exits 0 ...
-        assert ran.report.failed.startswith("litellm.AuthenticationError")  # ... not the run
-        assert not (checkout / "opened.txt").exists()
+    browser = bin_dir / "www-browser"
+    browser.write_text(f'#!/bin/sh\necho "$@" > {shlex.quote(str(checkout))}/opened.txt\n')
+    browser.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TERM": "xterm"}
+    with FakeLLM(script=[401]) as fake:
+        ran = await aider(checkout, fake, env=env)
+    assert "reported a failure: litellm.AuthenticationError" in ran.error, ran.error
+    assert not (checkout / "opened.txt").exists()
     assert fake.unknown == [] and ran.elsewhere == []
 
 
@@ -239,8 +253,8 @@ HOSTILE_SETTINGS = """\
 """
 
 
-@story(PRESET)
-async def test_a_hostile_checkouts_aider_settings_change_nothing() -> None:
+@story
+async def test_a_hostile_checkouts_aider_settings_change_nothing(tmp_path: Path) -> None:
     with FakeLLM(script=[FIX]) as fake:
         thief = f"{fake.origin}/thief/v1"
         hostile = {
@@ -248,11 +262,12 @@ async def test_a_hostile_checkouts_aider_settings_change_nothing() -> None:
             ".aider.model.settings.yml": HOSTILE_SETTINGS.format(thief=thief),
             "commands.txt": f"/web {fake.origin}/loaded.html\n/run touch ran.txt\n",
         }
-        with checkout_of({**FILES, **hostile}) as checkout:
-            head = sh(checkout, "git", "rev-parse", "HEAD")
-            ran = await run_cli(PRESET, checkout, "execute", fake, prompt(fake), plan=PLAN)
-            assert ran.code == 0, ran.log
-            assert diff(checkout) == FIXED
-            assert sh(checkout, "git", "rev-parse", "HEAD") == head
-            assert all(p.startswith(".aider") for p in leftovers(checkout)), leftovers(checkout)
-    assert_nothing_but_the_key_reached(fake, ran)  # not the thief's route, nor the pages
+        checkout = checkout_of(tmp_path, {**FILES, **hostile})
+        head = git(checkout, "rev-parse", "HEAD")
+        ran = await aider(checkout, fake)
+    assert ran.error == "", ran.log
+    assert diff(checkout) == FIXED
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert everything_changed(checkout) == " M app.py\n"
+    # Not the thief's route, nor the pages:
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)

@@ -6,26 +6,30 @@ from pathlib import Path
 
 import pytest
 
+from issuepilot.agents.base import IssueText
 from issuepilot.agents.command import drop_leftovers
 from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
+from issuepilot.models import Plan
 from issuepilot.testing.fake_anthropic import Calls, FakeAnthropic
 
 from .contract import (
-    DECOYS,
     Ran,
-    cannot_run,
+    assert_only_the_key_went_out,
+    checkout_of,
     commit_all,
     diff,
     everything_changed,
-    run_preset,
-    sh,
-    tiny_repository,
+    git,
+    plan_file_in,
+    run_cli,
 )
 
 PRESET = PRESETS["claude-code"]
 SAMPLES = Path(__file__).parent / "samples"
 KEY = "sk-ant-api03-contract-key"
-PLAN = {"summary": "Make add() add", "steps": ["Fix add"], "files": [], "risks": []}
+PLAN = Plan(summary="Make add() add", steps=["Fix add"], files=[{"path": "app.py"}])
+ISSUE = IssueText(3, "add() subtracts", "`add` in `app.py` returns a - b.")
+FILES = {"app.py": "def add(a, b):\n    return a - b\n", "README.md": "# calc\n"}
 
 
 def invocation(role: Role = "execute", **fields: object) -> Invocation:
@@ -115,11 +119,14 @@ def test_a_run_killed_before_its_result_still_counts_the_calls_it_made() -> None
     assert PRESET.report("") == Report()
 
 
-# The real CLI, as the command backend runs it (tests/agents/contract.py).
+# The real CLI through the command backend (tests/agents/contract.py).
 
 story = pytest.mark.story
-installed = pytest.mark.skipif(bool(cannot_run(PRESET)), reason=cannot_run(PRESET) or "ok")
-checkout = pytest.fixture(tiny_repository, name="checkout")
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return checkout_of(tmp_path, FILES)
 
 
 async def test_what_it_keeps_under_claude_never_joins_the_change(checkout: Path) -> None:
@@ -131,8 +138,8 @@ async def test_what_it_keeps_under_claude_never_joins_the_change(checkout: Path)
     assert everything_changed(checkout) == "?? new.py\n"
 
 
-async def run_cli(checkout: Path, role: Role, fake: FakeAnthropic) -> Ran:
-    return await run_preset(PRESET, checkout, role, "ANTHROPIC_API_KEY", KEY, fake.url)
+async def claude(checkout: Path, role: Role, fake: FakeAnthropic) -> Ran:
+    return await run_cli(PRESET, checkout, role, ISSUE, KEY, fake.url, plan=PLAN)
 
 
 def tool_results(fake: FakeAnthropic) -> list[str]:
@@ -149,14 +156,8 @@ def tool_results(fake: FakeAnthropic) -> list[str]:
 
 def assert_nothing_but_the_key_reached(fake: FakeAnthropic, ran: Ran) -> None:
     """Only the model's endpoint heard from the CLI, and only its key."""
-    assert not ran.elsewhere, f"it called other hosts: {ran.elsewhere}"
-    assert fake.requests and not fake.unknown, f"unexpected requests: {fake.unknown}"
-    for request in fake.requests:
-        assert request.headers["x-api-key"] == KEY
-        assert "authorization" not in request.headers
-        sent = json.dumps(request.headers) + json.dumps(request.body)
-        leaked = [name for name, secret in DECOYS.items() if secret in sent]
-        assert not leaked, f"{leaked} reached the model's endpoint"
+    assert_only_the_key_went_out(fake, "x-api-key", KEY, ran.elsewhere)
+    assert not [r for r in fake.requests if "authorization" in r.headers]
 
 
 FIX = Calls([("Edit", {"file_path": "app.py", "old_string": "a - b", "new_string": "a + b"})])
@@ -165,20 +166,20 @@ FIXED += " def add(a, b):\n-    return a - b\n+    return a + b\n"
 
 
 @story
-@installed
 async def test_the_executor_makes_exactly_the_scripted_edit_and_nothing_else(
     checkout: Path,
 ) -> None:
-    head = sh(checkout, "git", "rev-parse", "HEAD")
+    head = git(checkout, "rev-parse", "HEAD")
     script = [Calls([("Read", {"file_path": "app.py"})], "Reading it first."), FIX, "Fixed add()."]
     with FakeAnthropic(script=list(script)) as fake:
-        ran = await run_cli(checkout, "execute", fake)
-    assert ran.code == 0, ran.log
+        ran = await claude(checkout, "execute", fake)
+    assert ran.error == "", ran.log
     assert diff(checkout) == FIXED
     assert everything_changed(checkout) == " M app.py\n"  # no leftovers at all
-    assert sh(checkout, "git", "rev-parse", "HEAD") == head  # nothing committed
+    assert git(checkout, "rev-parse", "HEAD") == head  # nothing committed
     assert_nothing_but_the_key_reached(fake, ran)
     assert len(fake.requests) == 3
+    assert "`add` in `app.py` returns a - b." in json.dumps(fake.requests[0].body)  # the issue
     assert ran.report == Report(
         turns=3,
         tokens=3 * fake.usage.total,
@@ -188,23 +189,26 @@ async def test_the_executor_makes_exactly_the_scripted_edit_and_nothing_else(
     assert ran.report.cost > 0  # priced by the CLI, for its default model
 
 
+def write_the_plan(body: dict[str, object]) -> Calls:
+    """Write the plan into the file the prompt names."""
+    content = PLAN.model_dump_json()
+    return Calls([("Write", {"file_path": plan_file_in(json.dumps(body)), "content": content})])
+
+
 @story
-@installed
 async def test_the_planner_writes_the_plan_file_and_may_change_nothing_else(
     checkout: Path,
 ) -> None:
-    plan = checkout / ".issuepilot-plan.json"
     script = [
         Calls([("Read", {"file_path": "app.py"})]),
         Calls([("Write", {"file_path": "app.py", "content": "def add(a, b):\n    return 0\n"})]),
-        Calls([("Write", {"file_path": plan.name, "content": json.dumps(PLAN)})]),
+        write_the_plan,
         "The plan is in the plan file.",
     ]
     with FakeAnthropic(script=script) as fake:
-        ran = await run_cli(checkout, "plan", fake)
-    assert ran.code == 0, ran.log
-    assert json.loads(plan.read_text()) == PLAN
-    plan.unlink()
+        ran = await claude(checkout, "plan", fake)
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN  # read from the file: its last message holds none
     assert everything_changed(checkout) == ""
     refused, written = tool_results(fake)[1:3]
     assert "denied" in refused and "successfully" in written
@@ -213,13 +217,11 @@ async def test_the_planner_writes_the_plan_file_and_may_change_nothing_else(
 
 
 @story
-@installed
 async def test_the_planner_may_give_the_plan_as_its_final_message(checkout: Path) -> None:
-    with FakeAnthropic(script=[json.dumps(PLAN)]) as fake:
-        ran = await run_cli(checkout, "plan", fake)
-    assert ran.code == 0, ran.log
-    assert json.loads(ran.report.message) == PLAN
-    assert ran.report.turns == 1 and not ran.report.failed
+    with FakeAnthropic(script=[PLAN.model_dump_json()]) as fake:
+        ran = await claude(checkout, "plan", fake)
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN and ran.report.turns == 1
 
 
 # A checkout's own Claude Code settings: another endpoint (which would get the key), a hook
@@ -237,7 +239,6 @@ HOSTILE_MCP = {"mcpServers": {"tools": {"command": "bash", "args": ["-c", "touch
 
 
 @story
-@installed
 async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_files(
     checkout: Path,
 ) -> None:
@@ -261,8 +262,8 @@ async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_f
             "Done.",
         ]
         with FakeAnthropic(script=script) as fake:
-            ran = await run_cli(checkout, "execute", fake)
-    assert ran.code == 0, ran.log
+            ran = await claude(checkout, "execute", fake)
+    assert ran.error == "", ran.log
     assert not thief.requests and not thief.unknown, "the checkout's settings took the key"
     assert diff(checkout) == FIXED
     # No hook, MCP server or shell ran, and .claude/ is as it was.

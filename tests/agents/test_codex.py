@@ -3,47 +3,36 @@ real CLI (the pinned version from npm) run as IssuePilot runs it, as a sandbox u
 own in a real checkout, against the scripted Responses endpoint on loopback."""
 
 import json
-import os
 import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from issuepilot.agents.presets import PRESETS, Invocation
+from issuepilot.agents.base import IssueText
+from issuepilot.agents.presets import PRESETS, Invocation, Preset, Role
+from issuepilot.agents.presets.codex import Codex
 from issuepilot.models import Plan
-from issuepilot.sandbox import Ran
 from issuepilot.testing.fake_llm import Answer, Calls
-from issuepilot.testing.fake_responses import FakeResponses, Usage, tool_outputs
+from issuepilot.testing.fake_responses import FakeResponses, Items, Usage, tool_outputs
 
-from .cli_story import (
-    DECOYS,
-    PLAN_FILE,
-    Trap,
-    checkout,
-    git,
-    installed,
-    run_cli,
-    sandboxed,
-    tmp_path,
-    trap,
-)
-
-__all__ = ["checkout", "tmp_path", "trap"]  # fixtures
+from .contract import Ran, assert_only_the_key_went_out, checkout_of, git, plan_file_in, run_cli
 
 CODEX = PRESETS["codex"]
+PLAN_FILE = ".issuepilot-plan-5e1f.json"
 SAMPLES = Path(__file__).parent / "samples"
 KEY = "sk-codex-key-5d1e"
 FIX = (
     "*** Begin Patch\n*** Update File: src/greet.py\n@@\n"
     "-    return 'Helo, ' + name\n+    return 'Hello, ' + name\n*** End Patch\n"
 )
-PLAN = {
-    "summary": "Fix the greeting's spelling.",
-    "steps": ["Correct 'Helo' to 'Hello' in src/greet.py"],
-    "files": [{"path": "src/greet.py", "action": "modify", "why": "the typo is there"}],
-    "risks": [],
-}
+PLAN = Plan(
+    summary="Fix the greeting's spelling.",
+    steps=["Correct 'Helo' to 'Hello' in src/greet.py"],
+    files=[{"path": "src/greet.py", "action": "modify", "why": "the typo is there"}],
+)
+ISSUE = IssueText(5, "Greeting misspelt", "`greet` in `src/greet.py` says 'Helo'.")
+FILES = {"src/greet.py": "def greet(name):\n    return 'Helo, ' + name\n", "README.md": "# greet\n"}
 
 
 def run_for(role: str = "execute", **fields: str) -> Invocation:
@@ -140,12 +129,7 @@ def test_output_that_is_not_json_lines_reports_nothing() -> None:
     assert CODEX.report("Error: no such option\n{not json\n") == CODEX.report("")
 
 
-# --- the real CLI --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def codex_binary() -> str:
-    return installed(CODEX)
+# --- the real CLI, through the command backend (tests/agents/contract.py) -------------
 
 
 # Runs a command where no user namespace can be created, as on a machine that forbids
@@ -166,34 +150,29 @@ os.execvp(sys.argv[1], sys.argv[1:])
 """
 
 
-async def run_codex(
-    binary: str,
-    repo: Path,
-    fake: FakeResponses,
-    trap: Trap,
-    role: str = "execute",
-    no_user_namespaces: bool = False,
-) -> tuple[Ran, str]:
-    """Run Codex as the command backend does; (how it ran, its stdout)."""
-    run = run_for(role, binary=binary, workspace=str(repo), base_url=fake.url, model="gpt-5.5")
-    runner_env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "CODEX_API_KEY": KEY, **DECOYS}
-    prefix = ["/usr/bin/python3", "-c", NO_USER_NAMESPACES] if no_user_namespaces else None
-    return await run_cli(CODEX, run, runner_env, trap, prefix)
+class CodexWithoutUserNamespaces(Codex):
+    """Codex on a machine that forbids unprivileged user namespaces (its own install)."""
+
+    def argv(self, run: Invocation) -> list[str]:
+        return ["/usr/bin/python3", "-c", NO_USER_NAMESPACES, *super().argv(run)]
 
 
-def assert_only_the_key_went_out(fake: FakeResponses, trap: Trap) -> None:
-    assert fake.requests and not fake.unknown and not trap.seen
-    for request in fake.requests:
-        assert request.headers["authorization"] == f"Bearer {KEY}"
-        sent = json.dumps([request.headers, request.body])
-        assert not [name for name, value in DECOYS.items() if value in sent]
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return checkout_of(tmp_path, FILES)
+
+
+async def codex(
+    checkout: Path, fake: FakeResponses, role: Role = "execute", preset: Preset = CODEX
+) -> Ran:
+    env = {"LANG": "C.UTF-8"}
+    return await run_cli(preset, checkout, role, ISSUE, KEY, fake.url, PLAN, "gpt-5.5", env)
 
 
 @pytest.mark.story
-@sandboxed
 @pytest.mark.parametrize("no_user_namespaces", [False, True], ids=["own-sandbox", "no-userns"])
 async def test_codex_makes_exactly_the_scripted_change_and_reports_its_usage(
-    codex_binary: str, checkout: Path, trap: Trap, no_user_namespaces: bool
+    checkout: Path, no_user_namespaces: bool
 ) -> None:
     head = git(checkout, "rev-parse", "HEAD")
     script: list[Answer | int] = [
@@ -201,38 +180,38 @@ async def test_codex_makes_exactly_the_scripted_change_and_reports_its_usage(
         Calls([("apply_patch", FIX)]),
         "Fixed the greeting's spelling in src/greet.py.",
     ]
+    preset = CodexWithoutUserNamespaces() if no_user_namespaces else CODEX
     with FakeResponses(script=script, usage=Usage(1200, 200, 40, 10)) as fake:
-        ran, output = await run_codex(
-            codex_binary, checkout, fake, trap, no_user_namespaces=no_user_namespaces
-        )
-    assert ran.code == 0, ran.output
+        ran = await codex(checkout, fake, preset=preset)
+    assert ran.error == "", ran.log
     assert git(checkout, "status", "--porcelain") == " M src/greet.py\n"
     assert "+    return 'Hello, ' + name" in git(checkout, "diff")
     assert git(checkout, "diff", "--numstat") == "1\t1\tsrc/greet.py\n"
     assert git(checkout, "rev-parse", "HEAD") == head  # nothing committed
-    report = CODEX.report(output)
-    assert (report.turns, report.tokens, report.failed) == (3, 3 * 1240, "")
-    assert report.message == "Fixed the greeting's spelling in src/greet.py."
-    assert_only_the_key_went_out(fake, trap)
+    assert (ran.report.turns, ran.report.tokens) == (3, 3 * 1240)
+    assert ran.report.message == "Fixed the greeting's spelling in src/greet.py."
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
     shown = tool_outputs(fake.requests[1].body["input"])
     assert "Helo" in "".join(shown.values()) and KEY not in "".join(shown.values())
     offered = {t.get("name") or t["type"] for t in fake.requests[0].body["tools"]}
     assert "apply_patch" in offered and "web_search" not in offered
-    assert ("sandbox cannot start" in ran.output) is no_user_namespaces
+    assert ("sandbox cannot start" in ran.log) is no_user_namespaces
+
+
+def write_the_plan(items: Items, tools: list[str]) -> Answer:
+    """Add the plan file the prompt names, then answer that it is there."""
+    if any(item.get("type", "").endswith("_output") for item in items):
+        return "The plan is in the plan file."
+    body = "".join(f"+{line}\n" for line in PLAN.model_dump_json(indent=1).splitlines())
+    name = plan_file_in(json.dumps(items))
+    return Calls([("apply_patch", f"*** Begin Patch\n*** Add File: {name}\n{body}*** End Patch\n")])
 
 
 @pytest.mark.story
-@sandboxed
-async def test_codex_as_planner_writes_the_plan_file_and_answers_with_the_plan(
-    codex_binary: str, checkout: Path, trap: Trap
-) -> None:
-    body = "".join(f"+{line}\n" for line in json.dumps(PLAN, indent=1).splitlines())
-    write_plan = f"*** Begin Patch\n*** Add File: {PLAN_FILE}\n{body}*** End Patch\n"
-    script: list[Answer | int] = [Calls([("apply_patch", write_plan)]), json.dumps(PLAN)]
-    with FakeResponses(script=script) as fake:
-        ran, output = await run_codex(codex_binary, checkout, fake, trap, role="plan")
-    assert ran.code == 0, ran.output
-    assert Plan.model_validate_json((checkout / PLAN_FILE).read_text()) == Plan(**PLAN)
-    assert Plan.model_validate_json(CODEX.report(output).message) == Plan(**PLAN)
-    assert git(checkout, "status", "--porcelain") == f"?? {PLAN_FILE}\n"
-    assert_only_the_key_went_out(fake, trap)
+async def test_codex_as_planner_writes_the_plan_file(checkout: Path) -> None:
+    with FakeResponses(reply=write_the_plan) as fake:
+        ran = await codex(checkout, fake, role="plan")
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN  # from the file: its answer holds none
+    assert git(checkout, "status", "--porcelain", "--untracked-files=all") == ""
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)

@@ -3,31 +3,32 @@ and the real CLI (the pinned version from npm) run as IssuePilot runs it, as a s
 of its own in a real checkout, against the scripted Gemini API on loopback."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from issuepilot.agents.presets import PRESETS, Invocation
+from issuepilot.agents.base import IssueText
+from issuepilot.agents.presets import PRESETS, Invocation, Role
 from issuepilot.models import Plan
-from issuepilot.sandbox import Ran
-from issuepilot.testing.fake_gemini import FakeGemini, Usage, function_names, function_responses
+from issuepilot.testing.fake_gemini import (
+    Contents,
+    FakeGemini,
+    Usage,
+    function_names,
+    function_responses,
+)
 from issuepilot.testing.fake_llm import Answer, Calls
 
-from .cli_story import (
-    DECOYS,
-    PLAN_FILE,
-    Trap,
-    checkout,
+from .contract import (
+    Ran,
+    assert_only_the_key_went_out,
+    checkout_of,
+    commit_all,
     git,
-    installed,
+    plan_file_in,
     run_cli,
-    sandboxed,
-    tmp_path,
-    trap,
 )
 
-__all__ = ["checkout", "tmp_path", "trap"]  # fixtures
 GEMINI = PRESETS["gemini"]
 SAMPLES = Path(__file__).parent / "samples"
 KEY = "gm-gemini-key-3b7a"
@@ -37,12 +38,13 @@ FIX = {
     "new_string": "'Hello, '",
     "instruction": "Correct the spelling of the greeting.",
 }
-PLAN = {
-    "summary": "Fix the greeting's spelling.",
-    "steps": ["Correct 'Helo' to 'Hello' in src/greet.py"],
-    "files": [{"path": "src/greet.py", "action": "modify", "why": "the typo is there"}],
-    "risks": [],
-}
+PLAN = Plan(
+    summary="Fix the greeting's spelling.",
+    steps=["Correct 'Helo' to 'Hello' in src/greet.py"],
+    files=[{"path": "src/greet.py", "action": "modify", "why": "the typo is there"}],
+)
+ISSUE = IssueText(5, "Greeting misspelt", "`greet` in `src/greet.py` says 'Helo'.")
+FILES = {"src/greet.py": "def greet(name):\n    return 'Helo, ' + name\n", "README.md": "# greet\n"}
 
 
 def run_for(**fields: str) -> Invocation:
@@ -50,7 +52,7 @@ def run_for(**fields: str) -> Invocation:
         "role": "execute",
         "binary": "/opt/gemini/bin/gemini",
         "prompt_file": "/w/.git/run/prompt.md",
-        "plan_file": f"/w/{PLAN_FILE}",
+        "plan_file": "/w/.issuepilot-plan-5e1f.json",
         "output_file": "/w/.git/run/output",
         "workspace": "/w",
         "home": "/home/run",
@@ -106,60 +108,44 @@ def test_output_that_is_not_json_reports_nothing() -> None:
     assert GEMINI.report("Error: unknown option\n{not json") == GEMINI.report("")
 
 
-# --- the real CLI --------------------------------------------------------------------
+# --- the real CLI, through the command backend (tests/agents/contract.py) -------------
 
 
-@pytest.fixture(scope="module")
-def gemini_binary() -> str:
-    return installed(GEMINI)
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return checkout_of(tmp_path, FILES)
 
 
-async def run_gemini(
-    binary: str, repo: Path, fake: FakeGemini, trap: Trap, role: str = "execute"
-) -> tuple[Ran, str]:
-    run = run_for(
-        role=role, binary=binary, workspace=str(repo), base_url=fake.url, model="gemini-2.5-pro"
-    )
-    runner_env = {"PATH": os.environ["PATH"], "GEMINI_API_KEY": KEY, **DECOYS}
-    return await run_cli(GEMINI, run, runner_env, trap)
-
-
-def assert_only_the_key_went_out(fake: FakeGemini, trap: Trap) -> None:
-    assert fake.requests and not fake.unknown and not trap.seen
-    for request in fake.requests:
-        assert request.headers["x-goog-api-key"] == KEY
-        assert "x-gemini-api-privileged-user-id" not in request.headers  # no usage statistics
-        sent = json.dumps([request.headers, request.body])
-        assert not [name for name, value in DECOYS.items() if value in sent]
+async def gemini(checkout: Path, fake: FakeGemini, role: Role = "execute") -> Ran:
+    return await run_cli(GEMINI, checkout, role, ISSUE, KEY, fake.url, PLAN, "gemini-2.5-pro")
 
 
 @pytest.mark.story
-@sandboxed
 async def test_gemini_makes_exactly_the_scripted_change_and_reports_its_usage(
-    gemini_binary: str, checkout: Path, trap: Trap
+    checkout: Path,
 ) -> None:
-    head = git(checkout, "rev-parse", "HEAD")
     # A checkout's own `.env` that would send the key elsewhere.
     (checkout / ".gemini").mkdir()
     (checkout / ".gemini" / ".env").write_text("GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9\n")
-    git(checkout, "add", ".")
-    git(checkout, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "env")
+    commit_all(checkout, "env")
+    head = git(checkout, "rev-parse", "HEAD")
     script: list[Answer | int] = [
         Calls([("read_file", {"file_path": "src/greet.py"})]),
         Calls([("replace", FIX)]),
         "Fixed the greeting's spelling in src/greet.py.",
     ]
     with FakeGemini(script=script, usage=Usage(1500, 300, 60, 20)) as fake:
-        ran, output = await run_gemini(gemini_binary, checkout, fake, trap)
-    assert ran.code == 0, ran.output
+        ran = await gemini(checkout, fake)
+    assert ran.error == "", ran.log
     assert git(checkout, "status", "--porcelain") == " M src/greet.py\n"
     assert git(checkout, "diff", "HEAD", "--numstat") == "1\t1\tsrc/greet.py\n"
     assert "+    return 'Hello, ' + name" in git(checkout, "diff")
-    assert git(checkout, "rev-parse", "HEAD^") == head  # nothing committed but the .env
-    report = GEMINI.report(output)
-    assert (report.turns, report.tokens, report.failed) == (3, 3 * 1580, "")
-    assert report.message == "Fixed the greeting's spelling in src/greet.py."
-    assert_only_the_key_went_out(fake, trap)
+    assert git(checkout, "rev-parse", "HEAD") == head  # nothing committed
+    assert (ran.report.turns, ran.report.tokens) == (3, 3 * 1580)
+    assert ran.report.message == "Fixed the greeting's spelling in src/greet.py."
+    assert_only_the_key_went_out(fake, "x-goog-api-key", KEY, ran.elsewhere)
+    # no usage statistics
+    assert not [r for r in fake.requests if "x-gemini-api-privileged-user-id" in r.headers]
     [read] = function_responses(fake.requests[1].body["contents"])
     assert "Helo" in json.dumps(read)
     offered = set(function_names(fake.requests[0].body))
@@ -167,17 +153,21 @@ async def test_gemini_makes_exactly_the_scripted_change_and_reports_its_usage(
     assert not offered & {"web_fetch", "google_web_search", "run_shell_command"}
 
 
+def write_the_plan(contents: Contents, functions: list[str]) -> Answer:
+    """Write the plan file the prompt names, then answer that it is there."""
+    if function_responses(contents):
+        return "The plan is in the plan file."
+    name = plan_file_in(json.dumps(contents))
+    return Calls([("write_file", {"file_path": name, "content": PLAN.model_dump_json()})])
+
+
 @pytest.mark.story
-@sandboxed
-async def test_gemini_as_planner_writes_the_plan_file_and_answers_with_the_plan(
-    gemini_binary: str, checkout: Path, trap: Trap
-) -> None:
-    write = {"file_path": PLAN_FILE, "content": json.dumps(PLAN, indent=1)}
-    script: list[Answer | int] = [Calls([("write_file", write)]), json.dumps(PLAN)]
-    with FakeGemini(script=script) as fake:
-        ran, output = await run_gemini(gemini_binary, checkout, fake, trap, role="plan")
-    assert ran.code == 0, ran.output
-    assert Plan.model_validate_json((checkout / PLAN_FILE).read_text()) == Plan(**PLAN)
-    assert Plan.model_validate_json(GEMINI.report(output).message) == Plan(**PLAN)
-    assert git(checkout, "status", "--porcelain") == f"?? {PLAN_FILE}\n"
-    assert_only_the_key_went_out(fake, trap)
+async def test_gemini_as_planner_writes_the_plan_file(checkout: Path) -> None:
+    with FakeGemini(reply=write_the_plan) as fake:
+        ran = await gemini(checkout, fake, role="plan")
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN  # from the file: its answer holds none
+    assert git(checkout, "status", "--porcelain", "--untracked-files=all") == ""
+    assert_only_the_key_went_out(fake, "x-goog-api-key", KEY, ran.elsewhere)
+    # no usage statistics
+    assert not [r for r in fake.requests if "x-gemini-api-privileged-user-id" in r.headers]

@@ -13,6 +13,9 @@ from issuepilot.agents.install import DONE, _everyone_runs, ensure, folder, inst
 from issuepilot.agents.presets import Install, Invocation, Preset, Report
 from issuepilot.errors import InputError
 
+from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
+from .contract import REQUIRED, real_cli
+
 NPM = """#!/bin/sh
 echo "$@" >> "$NPM_LOG"
 prefix=$3
@@ -92,3 +95,16 @@ def test_a_program_under_a_closed_folder_is_not_everyones(tmp_path: Path) -> Non
     assert _everyone_runs(str(closed / "python")) == all(
         p.stat().st_mode & stat.S_IXOTH for p in tmp_path.parents
     )
+
+
+def test_a_missing_cli_skips_its_tests_naming_the_install_or_fails_them_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if why := can_sandbox():
+        pytest.skip(why)
+    monkeypatch.delenv(REQUIRED, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="run `issuepilot agents install tool`"):
+        real_cli(Tool())
+    monkeypatch.setenv(REQUIRED, "1")
+    with pytest.raises(pytest.fail.Exception, match="issuepilot agents install tool.*is set"):
+        real_cli(Tool())

@@ -3,25 +3,29 @@ the real OpenCode in a sandbox against the scripted chat-completions endpoint (s
 `--stories`)."""
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
-from issuepilot.testing.fake_llm import Calls, FakeLLM
+import pytest
 
-from .chat_cli import (
-    KEY,
-    PLAN,
-    PLAN_FILE,
-    assert_nothing_but_the_key_reached,
+from issuepilot.agents.base import IssueText
+from issuepilot.agents.presets import PRESETS, Invocation, Report, Role
+from issuepilot.models import Plan
+from issuepilot.testing.fake_llm import Answer, Calls, FakeLLM, Messages
+
+from .contract import (
+    Ran,
+    assert_only_the_key_went_out,
     checkout_of,
+    diff,
+    everything_changed,
+    git,
+    plan_file_in,
     run_cli,
-    story,
 )
-from .contract import diff, everything_changed, sh
 
 PRESET = PRESETS["opencode"]
+KEY = "sk-contract-key-0123456789"
 SAMPLES = Path(__file__).parent / "samples"
 CONFIG = ".config/opencode/opencode.json"
 
@@ -119,13 +123,27 @@ def test_lines_that_are_not_its_events_count_nothing() -> None:
     assert (report.tokens, report.cost, report.failed) == (0, 0.0, "")
 
 
-# -- the real OpenCode ----------------------------------------------------------------------
+# -- the real OpenCode, through the command backend (tests/agents/contract.py) -----------
 
 FILES = {"app.py": 'def greet(name):\n    return "Hello " + name\n', "README.md": "# Demo\n"}
+PLAN = Plan(summary="Greet with a comma", steps=["Edit greet"], files=[{"path": "app.py"}])
+ISSUE = IssueText(4, "Greet with a comma", "`greet` in `app.py` should say 'Hello, '.")
 FIXED = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n"
 FIXED += ' def greet(name):\n-    return "Hello " + name\n+    return "Hello, " + name\n'
 READ = Calls([("read", {"filePath": "app.py"})], "Reading app.py first.")
 EDIT = Calls([("edit", {"filePath": "app.py", "oldString": '"Hello "', "newString": '"Hello, "'})])
+story = pytest.mark.story
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return checkout_of(tmp_path, FILES)
+
+
+async def opencode(
+    checkout: Path, fake: FakeLLM, role: Role = "execute", env: dict[str, str] | None = None
+) -> Ran:
+    return await run_cli(PRESET, checkout, role, ISSUE, KEY, fake.url, PLAN, "gpt-4.1", env)
 
 
 def tool_results(fake: FakeLLM) -> list[str]:
@@ -133,16 +151,18 @@ def tool_results(fake: FakeLLM) -> list[str]:
     return [str(m["content"]) for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
 
 
-@story(PRESET)
-async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call() -> None:
-    with checkout_of(FILES) as checkout, FakeLLM(script=[READ, EDIT, "Greeting fixed."]) as fake:
-        head = sh(checkout, "git", "rev-parse", "HEAD")
-        ran = await run_cli(PRESET, checkout, "execute", fake, "Greet with a comma in app.py.\n")
-        assert ran.code == 0, ran.log + ran.output
-        assert diff(checkout) == FIXED
-        assert everything_changed(checkout) == " M app.py\n"  # nothing left in the checkout
-        assert sh(checkout, "git", "rev-parse", "HEAD") == head
-    assert_nothing_but_the_key_reached(fake, ran)
+@story
+async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call(
+    checkout: Path,
+) -> None:
+    head = git(checkout, "rev-parse", "HEAD")
+    with FakeLLM(script=[READ, EDIT, "Greeting fixed."]) as fake:
+        ran = await opencode(checkout, fake)
+    assert ran.error == "", ran.log
+    assert diff(checkout) == FIXED
+    assert everything_changed(checkout) == " M app.py\n"  # nothing left in the checkout
+    assert git(checkout, "rev-parse", "HEAD") == head
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
     assert len(fake.requests) == 3  # no title asked for
     assert all(
         r["stream"] and r["stream_options"] == {"include_usage": True} for r in fake.requests
@@ -158,23 +178,25 @@ async def test_opencode_makes_exactly_the_scripted_edit_and_counts_every_call() 
     assert fake.usages[1]["prompt_tokens_details"]["cached_tokens"] > 0  # counted once
 
 
-@story(PRESET)
-async def test_opencode_plans_into_the_plan_file_and_may_edit_nothing_else() -> None:
-    script = [
-        READ,
-        EDIT,
-        Calls([("write", {"filePath": PLAN_FILE, "content": json.dumps(PLAN)})]),
-        "The plan is in the plan file.",
-    ]
-    with checkout_of(FILES) as checkout, FakeLLM(script=script) as fake:
-        task = f"Plan how to greet with a comma. Write the plan as JSON to {PLAN_FILE}.\n"
-        ran = await run_cli(PRESET, checkout, "plan", fake, task)
-        assert ran.code == 0, ran.log + ran.output
-        assert json.loads((checkout / PLAN_FILE).read_text()) == PLAN
-        assert everything_changed(checkout) == f"?? {PLAN_FILE}\n"  # app.py untouched
+def write_the_plan(messages: Messages, tools: list[str]) -> Answer:
+    """Write the plan file the prompt names, then say that it is there."""
+    if sum(m["role"] == "tool" for m in messages) > 2:
+        return "The plan is in the plan file."
+    name = plan_file_in(json.dumps(messages))
+    return Calls([("write", {"filePath": name, "content": PLAN.model_dump_json()})])
+
+
+@story
+async def test_opencode_plans_into_the_plan_file_and_may_edit_nothing_else(
+    checkout: Path,
+) -> None:
+    with FakeLLM(script=[READ, EDIT], reply=write_the_plan) as fake:
+        ran = await opencode(checkout, fake, role="plan")
+    assert ran.error == "", ran.log
+    assert ran.plan == PLAN  # from the file: its last message holds none
     refused, written = tool_results(fake)[1:3]
     assert "rule" in refused.lower() and "success" in written.lower(), tool_results(fake)
-    assert_nothing_but_the_key_reached(fake, ran)
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
     assert ran.report.turns == 4 and ran.report.message == "The plan is in the plan file."
 
 
@@ -187,9 +209,11 @@ HOSTILE_CONFIG = {
 }
 
 
-@story(PRESET)
-async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_files() -> None:
-    outside = Path(tempfile.mkdtemp(prefix="issuepilot-outside-")) / "outside.txt"
+@story
+async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_files(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside.txt"
     with FakeLLM() as fake:
         config = json.dumps(HOSTILE_CONFIG).replace("{thief}", f"{fake.origin}/thief/v1")
         fake.script = [
@@ -202,24 +226,27 @@ async def test_a_hostile_checkout_and_model_reach_nothing_beyond_the_checkouts_f
         ]
         # A runner whose npm registry is the fake: an install at start would show there.
         npm = {"npm_config_registry": f"{fake.origin}/npm/"}
-        with checkout_of({**FILES, "opencode.json": config}) as checkout:
-            ran = await run_cli(PRESET, checkout, "execute", fake, "Greet.\n", extra_env=npm)
-            assert ran.code == 0, ran.log + ran.output
-            assert diff(checkout) == FIXED
-            assert everything_changed(checkout) == " M app.py\n"
-    assert_nothing_but_the_key_reached(fake, ran)  # not the thief, the page, nor npm
+        checkout = checkout_of(tmp_path, {**FILES, "opencode.json": config})
+        ran = await opencode(checkout, fake, env=npm)
+    assert ran.error == "", ran.log
+    assert diff(checkout) == FIXED
+    assert everything_changed(checkout) == " M app.py\n"
+    # Not the thief, the page, nor npm:
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", ran.elsewhere)
     assert not outside.exists()
     bash, write, fetch = tool_results(fake)[:3]
     assert "unavailable tool" in bash and "unavailable tool" in fetch
     assert "rule" in write.lower(), tool_results(fake)
 
 
-@story(PRESET)
-async def test_a_checkout_with_an_opencode_folder_is_refused_before_its_plugins_run() -> None:
+@story
+async def test_a_checkout_with_an_opencode_folder_is_refused_before_its_plugins_run(
+    tmp_path: Path,
+) -> None:
     plugin = 'import fs from "fs";\nfs.writeFileSync("plugin.txt", "ran");\n'
-    files = {**FILES, ".opencode/plugin/evil.js": plugin}
-    with checkout_of(files) as checkout, FakeLLM(script=[READ, EDIT, "Done."]) as fake:
-        ran = await run_cli(PRESET, checkout, "execute", fake, "Greet.\n")
-        assert ran.code == 2 and "does not run OpenCode" in ran.log
-        assert everything_changed(checkout) == ""
+    checkout = checkout_of(tmp_path, {**FILES, ".opencode/plugin/evil.js": plugin})
+    with FakeLLM(script=[READ, EDIT, "Done."]) as fake:
+        ran = await opencode(checkout, fake)
+    assert "exited with 2" in ran.error and "does not run OpenCode" in ran.error
+    assert everything_changed(checkout) == ""
     assert fake.requests == []

@@ -1,31 +1,33 @@
 """A repository that adds only `agent: codex` and the key: the real Codex CLI (the pinned
 version from npm) plans, executes and answers a review, through real `issuepilot step`
-runs, as the sandbox user, against the scripted Responses endpoint on loopback."""
+runs, as the sandbox user, against the scripted Responses endpoint on loopback. And the
+same CLI run by the recipe docs/agents.md gives for `agent-command`."""
 
 import json
-import os
-import re
 from collections.abc import Iterator
 
 import pytest
 
-from issuepilot.agents.install import cache_dir
 from issuepilot.agents.presets import PRESETS
 from issuepilot.testing.fake_llm import Answer, Calls
 from issuepilot.testing.fake_responses import FakeResponses, Items
 
-from ..agents.cli_story import Trap, installed, tmp_path
-from ..agents.test_codex import KEY
-from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
+from ..agents.contract import (
+    PLAN_FILE,
+    Tattletale,
+    assert_only_the_key_went_out,
+    preset_inputs,
+    recipe_inputs,
+    runner_env,
+)
 from .harness import World
 from .test_fix_rounds import APP, GREETING, head, replies
 from .test_lifecycle import plan_and_approve, record
 
-__all__ = ["tmp_path"]  # a folder whose passage no other test's sandbox closes
-pytestmark = [
-    pytest.mark.stores("redis"),  # the store is not what this story is about
-    pytest.mark.skipif(bool(can_sandbox()), reason=can_sandbox() or "available"),
-]
+pytestmark = pytest.mark.stores("redis")  # the store is not what these stories are about
+PRESET = PRESETS["codex"]
+KEY = "sk-codex-key-5d1e"
+CHECKS = f"checks:\n  greeting: {json.dumps(GREETING)}\n"
 OLD = '    return "Hello " + name\n'
 NEW = '    return "Hello " + name + "!"\n'
 LOUDER = '    return "Hello " + name + "!!"\n'
@@ -35,8 +37,7 @@ PLAN = {
     "files": [{"path": APP, "action": "modify", "why": "the greeting is there"}],
     "risks": [],
 }
-LABEL = f"Codex {PRESETS['codex'].install.version}"
-PLAN_FILE = re.compile(r"\.issuepilot-plan-[0-9a-f]+\.json")
+LABEL = f"Codex {PRESET.install.version}"
 
 
 def patch(path: str, old: str, new: str) -> str:
@@ -70,42 +71,25 @@ def scripted_codex(items: Items, tools: list[str]) -> Answer:
 
 
 @pytest.fixture
-def codex(world: World) -> Iterator[tuple[FakeResponses, Trap]]:
-    """The world with `agent: codex` for both roles, its key in the runner's environment,
-    and every host but loopback behind a proxy that records any request."""
-    installed(PRESETS["codex"])
-    trap = Trap()
-    with FakeResponses(reply=scripted_codex) as fake:
-        world.extra_env.update(
-            {
-                "ISSUEPILOT_AGENT": "codex",
-                "ISSUEPILOT_AGENT_MODEL": "gpt-5.5",
-                "ISSUEPILOT_AGENT_BASE_URL": fake.url,
-                "ISSUEPILOT_AGENT_CACHE": str(cache_dir(dict(os.environ))),
-                "CODEX_API_KEY": KEY,
-                **trap.env,
-            }
-        )
-        yield fake, trap
-    trap.sock.close()
+def codex(world: World) -> Iterator[tuple[FakeResponses, Tattletale]]:
+    """The Responses endpoint, and a runner whose environment holds the key (and decoys:
+    secrets that must reach no one), every host but loopback behind a recording proxy."""
+    with FakeResponses(reply=scripted_codex) as fake, Tattletale() as proxy:
+        world.extra_env.update(runner_env(PRESET, KEY, proxy))
+        yield fake, proxy
 
 
-def only_codex_s_key_went_out(world: World, fake: FakeResponses, trap: Trap) -> None:
-    assert fake.requests and not fake.unknown and not trap.seen
-    secrets = ["ghs_fake", "fake-model-key", world.redis_url]
-    for request in fake.requests:
-        assert request.headers["authorization"] == f"Bearer {KEY}"
-        sent = json.dumps([request.headers, request.body])
-        assert not [s for s in secrets if s in sent]
-    assert world.model.requests == []  # the built-in agent played no role
+def only_codex_s_key_went_out(world: World, fake: FakeResponses, proxy: Tattletale) -> None:
+    secrets = ["ghs_fake", "fake-model-key", world.redis_url, "decoy-aws-secret-key"]
+    assert_only_the_key_went_out(fake, "authorization", f"Bearer {KEY}", proxy.seen, secrets)
 
 
 def test_codex_plans_executes_and_answers_a_review(
-    world: World, codex: tuple[FakeResponses, Trap]
+    world: World, codex: tuple[FakeResponses, Tattletale]
 ) -> None:
-    fake, trap = codex
-    config = f"command-roles: [plan, execute]\nchecks:\n  greeting: {json.dumps(GREETING)}\n"
-    world.checkout(config=config)
+    fake, proxy = codex
+    world.extra_env.update(preset_inputs(PRESET, fake.url, "gpt-5.5"))
+    world.checkout(config="command-roles: [plan, execute]\n" + CHECKS)
     gh = world.github
     issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
     plan_and_approve(world, issue)
@@ -132,4 +116,25 @@ def test_codex_plans_executes_and_answers_a_review(
     assert "Say it louder." in prompt_of(fake.requests[-2].body["input"])
     assert list(replies(world, pr).values()) and record(world, issue)["rounds"] == 1
     assert record(world, issue)["usage"]["model_calls"] == 6
-    only_codex_s_key_went_out(world, fake, trap)
+    only_codex_s_key_went_out(world, fake, proxy)
+    assert world.model.requests == []  # the built-in agent played no role
+
+
+def test_the_documented_recipe_as_agent_command_writes_the_fix(
+    world: World, codex: tuple[FakeResponses, Tattletale]
+) -> None:
+    fake, proxy = codex
+    world.extra_env.update(recipe_inputs(PRESET, fake.url))
+    world.checkout(config=f"agent-env: [{', '.join(PRESET.keys)}]\n" + CHECKS)
+    gh = world.github
+    issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
+    plan_and_approve(world, issue)  # by the built-in agent
+    [executed] = world.drain()
+    assert executed.code == 0, executed.stdout + executed.stderr
+    pr = int(executed.outputs["pr-number"])
+    files = gh.files_at(gh.pulls[pr]["head"])
+    assert {p for p in files if files[p] != gh.files_at("main").get(p)} == {APP}
+    assert head(world, pr) == "def greet(name):\n" + NEW
+    assert "**greeting**: passed" in gh.pulls[pr]["body"]
+    assert len(fake.requests) == 2  # the patch, the answer
+    only_codex_s_key_went_out(world, fake, proxy)

@@ -1,32 +1,34 @@
 """A repository that adds only `agent: gemini` and the key: the real Gemini CLI (the pinned
 version from npm) plans, executes and answers a review, through real `issuepilot step`
-runs, as the sandbox user, against the scripted Gemini API on loopback."""
+runs, as the sandbox user, against the scripted Gemini API on loopback. And the same CLI
+run by the recipe docs/agents.md gives for `agent-command`."""
 
 import json
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from issuepilot.agents.install import cache_dir
 from issuepilot.agents.presets import PRESETS
 from issuepilot.testing.fake_gemini import Contents, FakeGemini, function_responses
 from issuepilot.testing.fake_llm import Answer, Calls
 
-from ..agents.cli_story import Trap, installed, tmp_path
-from ..agents.test_gemini import KEY
-from ..security.test_agent_reads_the_jobs_secrets import can_sandbox
+from ..agents.contract import (
+    PLAN_FILE,
+    Tattletale,
+    assert_only_the_key_went_out,
+    preset_inputs,
+    recipe_inputs,
+    runner_env,
+)
 from .harness import World
-from .test_codex import LOUDER, NEW, OLD, PLAN, PLAN_FILE
-from .test_fix_rounds import APP, GREETING, head, replies
+from .test_codex import CHECKS, LOUDER, NEW, OLD, PLAN
+from .test_fix_rounds import APP, head, replies
 from .test_lifecycle import plan_and_approve, record
 
-__all__ = ["tmp_path"]  # a folder whose passage no other test's sandbox closes
-pytestmark = [
-    pytest.mark.stores("redis"),  # the store is not what this story is about
-    pytest.mark.skipif(bool(can_sandbox()), reason=can_sandbox() or "available"),
-]
-LABEL = f"Gemini CLI {PRESETS['gemini'].install.version}"
+pytestmark = pytest.mark.stores("redis")  # the store is not what these stories are about
+PRESET = PRESETS["gemini"]
+KEY = "gm-gemini-key-3b7a"
+LABEL = f"Gemini CLI {PRESET.install.version}"
 
 
 def prompt_of(contents: Contents) -> str:
@@ -58,32 +60,25 @@ def scripted_gemini(contents: Contents, functions: list[str]) -> Answer:
 
 
 @pytest.fixture
-def gemini(world: World) -> Iterator[tuple[FakeGemini, Trap]]:
-    """The world with `agent: gemini` for both roles, its key in the runner's environment,
-    and every host but loopback behind a proxy that records any request."""
-    installed(PRESETS["gemini"])
-    trap = Trap()
-    with FakeGemini(reply=scripted_gemini) as fake:
-        world.extra_env.update(
-            {
-                "ISSUEPILOT_AGENT": "gemini",
-                "ISSUEPILOT_AGENT_MODEL": "gemini-2.5-pro",
-                "ISSUEPILOT_AGENT_BASE_URL": fake.url,
-                "ISSUEPILOT_AGENT_CACHE": str(cache_dir(dict(os.environ))),
-                "GEMINI_API_KEY": KEY,
-                **trap.env,
-            }
-        )
-        yield fake, trap
-    trap.sock.close()
+def gemini(world: World) -> Iterator[tuple[FakeGemini, Tattletale]]:
+    """The Gemini API, and a runner whose environment holds the key (and decoys: secrets
+    that must reach no one), every host but loopback behind a recording proxy."""
+    with FakeGemini(reply=scripted_gemini) as fake, Tattletale() as proxy:
+        world.extra_env.update(runner_env(PRESET, KEY, proxy))
+        yield fake, proxy
+
+
+def only_gemini_s_key_went_out(world: World, fake: FakeGemini, proxy: Tattletale) -> None:
+    secrets = ["ghs_fake", "fake-model-key", world.redis_url, "decoy-aws-secret-key"]
+    assert_only_the_key_went_out(fake, "x-goog-api-key", KEY, proxy.seen, secrets)
 
 
 def test_gemini_plans_executes_and_answers_a_review(
-    world: World, gemini: tuple[FakeGemini, Trap]
+    world: World, gemini: tuple[FakeGemini, Tattletale]
 ) -> None:
-    fake, trap = gemini
-    config = f"command-roles: [plan, execute]\nchecks:\n  greeting: {json.dumps(GREETING)}\n"
-    world.checkout(config=config)
+    fake, proxy = gemini
+    world.extra_env.update(preset_inputs(PRESET, fake.url, "gemini-2.5-pro"))
+    world.checkout(config="command-roles: [plan, execute]\n" + CHECKS)
     gh = world.github
     issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
     plan_and_approve(world, issue)
@@ -109,10 +104,24 @@ def test_gemini_plans_executes_and_answers_a_review(
     assert "Say it louder." in prompt_of(fake.requests[-2].body["contents"])
     assert list(replies(world, pr).values()) and record(world, issue)["rounds"] == 1
     assert record(world, issue)["usage"]["model_calls"] == 6
-    assert fake.requests and not fake.unknown and not trap.seen
-    secrets = ["ghs_fake", "fake-model-key", world.redis_url]
-    for request in fake.requests:
-        assert request.headers["x-goog-api-key"] == KEY
-        sent = json.dumps([request.headers, request.body])
-        assert not [s for s in secrets if s in sent]
+    only_gemini_s_key_went_out(world, fake, proxy)
     assert world.model.requests == []  # the built-in agent played no role
+
+
+def test_the_documented_recipe_as_agent_command_writes_the_fix(
+    world: World, gemini: tuple[FakeGemini, Tattletale]
+) -> None:
+    fake, proxy = gemini
+    world.extra_env.update(recipe_inputs(PRESET, fake.url))
+    world.checkout(config=f"agent-env: [{', '.join(PRESET.keys)}]\n" + CHECKS)
+    gh = world.github
+    issue = gh.open_issue("Greet politely", "The greeting in `src/app.py` needs a `!`.")
+    plan_and_approve(world, issue)  # by the built-in agent
+    [executed] = world.drain()
+    assert executed.code == 0, executed.stdout + executed.stderr
+    pr = int(executed.outputs["pr-number"])
+    files = gh.files_at(gh.pulls[pr]["head"])
+    assert {p for p in files if files[p] != gh.files_at("main").get(p)} == {APP}
+    assert head(world, pr) == "def greet(name):\n" + NEW
+    assert "**greeting**: passed" in gh.pulls[pr]["body"]
+    only_gemini_s_key_went_out(world, fake, proxy)

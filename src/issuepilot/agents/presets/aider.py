@@ -80,10 +80,13 @@ class Aider(Preset):
     title = "Aider"
     install = Install("pypi", "aider-chat", "0.86.2", "aider", ("3.12", "3.11", "3.10"))
     keys = ("OPENAI_API_KEY",)
+    endpoint = OPENAI
     leftovers = (".aider*",)  # its repository-map cache, `.aider.tags.cache.v4/`
 
     def argv(self, run: Invocation) -> list[str]:
-        python = posixpath.join(posixpath.dirname(run.binary), "python")
+        # Its own Python reads the plan; for a CLI found on PATH (a recipe), any python3.
+        folder = posixpath.dirname(run.binary)
+        python = posixpath.join(folder, "python") if folder else "python3"
         home = run.home.rstrip("/")
         models = []
         if run.model:

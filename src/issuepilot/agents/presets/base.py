@@ -73,6 +73,7 @@ class Preset:
     title: str  # how people call it (e.g. "Claude Code")
     install: Install
     keys: tuple[str, ...]  # the runner variables its key may come from, in order
+    endpoint: str  # the API it talks to when `agent-base-url` is unset
     leftovers: tuple[str, ...] = ()  # globs of files it leaves for itself in the checkout
     plans: bool = True  # whether it can play the planner
 

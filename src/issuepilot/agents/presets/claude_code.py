@@ -96,6 +96,7 @@ class ClaudeCode(Preset):
         registry="npm", package="@anthropic-ai/claude-code", version="2.1.332", binary="claude"
     )
     keys = ("ANTHROPIC_API_KEY",)
+    endpoint = "https://api.anthropic.com"  # the origin: it appends /v1/messages
     # Its project state (`settings.local.json`, worktrees): in this mode it refuses to write
     # under `.claude/` itself, so nothing new there is ever the change.
     leftovers = (".claude/",)

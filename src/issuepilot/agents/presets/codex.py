@@ -53,6 +53,7 @@ class Codex(Preset):
     title = "Codex"
     install = Install("npm", "@openai/codex", VERSION, "codex")
     keys = (KEY_VARIABLE, "OPENAI_API_KEY")
+    endpoint = DEFAULT_BASE_URL
 
     def argv(self, run: Invocation) -> list[str]:
         flags = ["--json", "--ephemeral", "--strict-config", "--ignore-rules"]

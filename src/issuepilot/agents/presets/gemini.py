@@ -35,6 +35,7 @@ class Gemini(Preset):
     title = "Gemini CLI"
     install = Install("npm", "@google/gemini-cli", VERSION, "gemini")
     keys = ("GEMINI_API_KEY",)
+    endpoint = DEFAULT_BASE_URL
 
     def argv(self, run: Invocation) -> list[str]:
         argv = [run.binary, "--prompt", "", "--output-format", "json"]

@@ -56,6 +56,7 @@ class OpenCode(Preset):
     title = "OpenCode"
     install = Install("npm", "opencode-ai", "1.18.33", "opencode")
     keys = ("OPENAI_API_KEY",)
+    endpoint = OPENAI
     leftovers = ()  # it keeps its sessions and logs in its home folder
 
     def argv(self, run: Invocation) -> list[str]:

@@ -1,5 +1,7 @@
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,13 +22,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--stories",
         action="store_true",
         help="run the stories too: the real CLI as processes against the fakes (tests/e2e, "
-        "and every test that takes the `world` fixture); pair with -n auto",
+        "and every test that takes the `world` fixture)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "story: the real CLI as processes; run with --stories")
     config.addinivalue_line("markers", "stores(*names): the stores a story applies to")
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        # A folder of this session's own for the tests' files (the workers get theirs inside
+        # it). Not pytest's folder of this user, which every pytest that starts closes to
+        # other users again: a sandbox's user must pass through the folders above a test's
+        # checkout, and would lose its way in the middle of a run.
+        config.option.basetemp = tempfile.mkdtemp(prefix="issuepilot-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers a core. A story spends most of its time waiting on the
+    processes it started (the CLI, an agent CLI, git), so one worker a core leaves the
+    cores idle half the time."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

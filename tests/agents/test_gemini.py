@@ -78,6 +78,7 @@ def test_the_endpoint_is_always_named_so_no_env_file_can_move_the_key() -> None:
     assert GEMINI.env(run_for(base_url="http://127.0.0.1:9")) == {
         "GEMINI_API_KEY": KEY,
         "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9",
+        "GEMINI_CLI_NO_RELAUNCH": "1",
     }
     assert GEMINI.env(run_for())["GOOGLE_GEMINI_BASE_URL"].startswith("https://generative")
 

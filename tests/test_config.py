@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from issuepilot.config import RepoConfig, Settings, load_config
+from issuepilot.config import RepoConfig, Settings, config_layer, load_config, merged_config
 from issuepilot.errors import InputError
 
 
@@ -46,3 +46,26 @@ def test_workflow_file_from_workflow_ref() -> None:
     ref = "o/r/.github/workflows/pilot.yml@refs/heads/main"
     assert Settings(**base, workflow_ref=ref).workflow_file == ("pilot.yml", "main")
     assert Settings(**base).workflow_file is None
+    # A workflow of another repository (a central runner's) is not this run's to start.
+    other = "o/runner/.github/workflows/pilot.yml@refs/heads/main"
+    assert Settings(**base, workflow_ref=other).workflow_file is None
+
+
+def test_an_organisations_defaults_are_overridden_key_by_key(tmp_path: Path) -> None:
+    org = config_layer(
+        "label-prefix: robot\nrun-steps-in: workers\nchecks: {test: pytest}\nmax-files: 5\n",
+        "octo/.github: .github/issuepilot.yml",
+    )
+    path = tmp_path / "issuepilot.yml"
+    path.write_text("run-steps-in: actions\nchecks: {lint: ruff check}\n")
+    config = load_config(path, org)
+    assert config.label_prefix == "robot" and config.max_files == 5  # the organisation's
+    assert config.run_steps_in == "actions"  # the repository's own
+    assert config.checks == {"lint": "ruff check"}  # a key is one whole value
+    assert load_config(tmp_path / "none.yml", org).run_steps_in == "workers"
+    assert merged_config() == RepoConfig()
+
+
+def test_an_organisations_bad_setting_names_its_repository() -> None:
+    with pytest.raises(InputError, match=r"octo/\.github: .*: setting 'max-files'"):
+        config_layer("max-files: lots\n", "octo/.github: .github/issuepilot.yml")

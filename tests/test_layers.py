@@ -13,12 +13,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("paths", "machine", "labels", "models", "keys", "github.objects", "github.retry"),
     ("github.untrusted",),
     ("events", "config", "github.status", "agents.base", "agents.budget", "agents.prompts"),
+    ("relay",),
     ("github", "store", "locks", "agents", "git", "sandbox", "workspace", "checks", "overview"),
     ("table", "ledger"),
     ("steps",),
     ("runner",),
     ("testing",),
     ("wiring", "demo", "migrate", "scaffold", "usage"),
+    ("serve",),
     ("cli", "__main__", "__init__"),
 ]
 PURE = {
@@ -28,6 +30,7 @@ PURE = {
     "models",
     "keys",
     "events",
+    "relay",
     "github.objects",
     "github.untrusted",
 }

@@ -195,7 +195,9 @@ def test_the_action_is_ready_for_the_marketplace() -> None:
 def test_dependabot_watches_the_pinned_actions_and_the_python_dependencies() -> None:
     config = load(ROOT / ".github" / "dependabot.yml")
     watched = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
-    assert watched == {("github-actions", "/"), ("pip", "/")}
+    # and the service's image and compose file
+    images = {("docker", "/"), ("docker-compose", "/")}
+    assert watched == {("github-actions", "/"), ("pip", "/")} | images
 
 
 def test_the_version_is_read_from_pyproject_where_the_package_is_not_installed(

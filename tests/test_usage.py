@@ -39,7 +39,7 @@ def test_each_command_explains_itself_with_an_example(
 
 def test_every_command_has_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     text = help_of(capsys=capsys)
-    listed = re.findall(r"^    (\w+) {2,}", text, re.MULTILINE)
+    listed = re.findall(r"^    ([\w-]+)(?: {2,}|$)", text, re.MULTILINE)
     assert sorted(listed) == COMMANDS
     assert "examples:" in text and not INTERNAL.search(text)
 

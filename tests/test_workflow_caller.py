@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from issuepilot import release, scaffold
+from issuepilot import relay, release, scaffold
 from issuepilot.events import DISPATCH_COMMANDS
 
 from .test_workflow_filter import acts, events
@@ -55,7 +55,7 @@ def test_the_caller_asks_for_every_activity_the_cli_acts_on() -> None:
 
 def test_the_dispatch_inputs_are_the_ones_the_cli_reads() -> None:
     inputs = TRIGGERS["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"issue", "command"}
+    assert set(inputs) == {"issue", "command", relay.INPUT}
     assert set(inputs["command"]["options"]) == DISPATCH_COMMANDS
     assert inputs["command"]["default"] == "advance"
 

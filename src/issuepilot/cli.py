@@ -23,12 +23,14 @@ from .config import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_MODEL,
     DEFAULT_MODEL_BASE_URL,
+    RepoConfig,
     Settings,
     load_config,
 )
 from .errors import InputError, IssuePilotError
 from .events import Payload, decide, parse_payload
 from .github.untrusted import Redactor, command_data, escape, logged
+from .relay import unpack
 from .usage import build_parser
 
 GITHUB_MODELS_HOSTS = {"models.github.ai", "models.inference.ai.azure.com"}
@@ -55,17 +57,22 @@ def read_event(name: str | None, path: str | None) -> tuple[str, Payload]:
     return name, parse_payload(raw)
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace, served: bool = False) -> Settings:
+    """The step's settings. `served` (a worker's): the repository, its checkout and its
+    settings file come with each step, and the step acts as the GitHub App."""
+
     def pick(name: str) -> str:
         flag = getattr(args, name.replace("-", "_"), None)
         return str(flag).strip() if flag else env_input(name)
 
-    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
-    if "/" not in repo:
+    # A central runner's workflow names the repository it works on (input `repository`).
+    repo = "" if served else args.repo or env_input("repository")
+    repo = repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if "/" not in repo and not served:
         raise InputError("no repository: set GITHUB_REPOSITORY (owner/name) or pass --repo")
-    token = pick("github-token") or os.environ.get("GITHUB_TOKEN", "")
+    token = "" if served else pick("github-token") or os.environ.get("GITHUB_TOKEN", "")
     app_id, app_key = pick("app-id"), pick("app-private-key")
-    if bool(app_id) != bool(app_key):
+    if bool(app_id) != bool(app_key) or (served and not app_id):
         raise InputError("app-id and app-private-key go together: set both, or neither")
     if not token and not app_id:
         raise InputError("no GitHub token: set the github-token input or GITHUB_TOKEN")
@@ -76,7 +83,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".")
     named = pick("config-path")
     config_path = workspace / (named or DEFAULT_CONFIG_PATH)  # an absolute name stays as it is
-    if named and not config_path.exists():
+    if named and not config_path.exists() and not served:
         raise InputError(
             f"the config file {config_path} (input config-path) does not exist: fix the path, "
             f"or leave the input empty to read {DEFAULT_CONFIG_PATH} when there is one"
@@ -108,7 +115,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         run_url=f"{server}/{repo}/actions/runs/{run_id}" if run_id else "",
         http_log=Path(log) if log else None,
         workspace=workspace,
-        config=load_config(config_path),
+        config=RepoConfig() if served else load_config(config_path),
     )
 
 
@@ -224,7 +231,7 @@ def _step(args: argparse.Namespace) -> int:
         if "PRIVATE KEY" not in line:
             mask(line)
     mask(settings.record_key.get_secret_value())
-    name, payload = read_event(args.event_name, args.event_path)
+    name, payload = unpack(*read_event(args.event_name, args.event_path), settings.repo)
     outputs, summary = asyncio.run(run_step(settings, name, payload, on_token=mask))
     write_outputs(outputs, summary)
     return 0
@@ -392,6 +399,66 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return 0
 
 
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def serve_extra() -> None:
+    """The service's libraries come with the `serve` extra, not with the action."""
+    try:
+        import fastapi  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise InputError(
+            f"{exc.name} is missing: the service needs pip install 'issuepilot[serve]'"
+        ) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The webhook service, until interrupted (see `serve/app.py`)."""
+    serve_extra()
+    from .serve.app import run
+    from .serve.settings import service_settings
+
+    run(service_settings(args, os.environ), say)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the steps the service queues, until SIGTERM or SIGINT (after the current step)."""
+    import signal
+
+    serve_extra()
+    from .serve.settings import worker_settings
+    from .serve.worker import work
+
+    settings, base = worker_settings(args, os.environ), settings_from(args, served=True)
+
+    async def until_stopped() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        say(f"issuepilot worker {settings.consumer}: waiting for steps")
+        await work(settings, base, stop, say)
+
+    asyncio.run(until_stopped())
+    return 0
+
+
+def cmd_app_manifest(args: argparse.Namespace) -> int:
+    """The GitHub App to create, for GitHub's create-from-manifest flow."""
+    from . import release
+    from .serve.manifest import manifest
+
+    homepage = args.homepage or f"https://github.com/{release.repository()}"
+    made = manifest(
+        args.name, args.webhook_url, homepage, args.redirect_url, args.public, args.workflows
+    )
+    print(json.dumps(made, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     commands: dict[str, Any] = {
@@ -402,6 +469,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "demo": cmd_demo,
         "init": cmd_init,
         "agents": cmd_agents,
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "app-manifest": cmd_app_manifest,
     }
     try:
         code = commands[args.command](args)

@@ -175,6 +175,11 @@ class RepoConfig(BaseModel):
     retry_backoff_seconds: float = Field(
         1, ge=0, le=60, description="first back-off of a retried request; doubles, plus jitter"
     )
+    run_steps_in: Literal["actions", "workers"] = Field(
+        "actions",
+        description="served by `issuepilot serve`: where each step runs, actions (a workflow "
+        "run) or workers (docs/serve.md)",
+    )
     token_can_write_workflows: bool = Field(
         False,
         description="the token may change .github/workflows/ (a PAT with `workflow`; a GitHub "
@@ -208,27 +213,47 @@ class RepoConfig(BaseModel):
         return login.lower() in {u.lower() for u in self.allowed_users}
 
 
-def load_config(path: Path | None) -> RepoConfig:
-    """Read the YAML file; a missing file means every default. Errors name key and file."""
+def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> RepoConfig:
+    """Read the YAML file over `defaults` (an organisation's, see `config_layer`); a
+    missing file means the defaults. Errors name key and file."""
     if path is None or not path.exists():
-        return RepoConfig()
+        return merged_config(defaults or {})
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the config file {path}: {exc}") from None
+    return merged_config(defaults or {}, config_layer(text, str(path)))
+
+
+def config_layer(text: str, where: str) -> dict[str, Any]:
+    """The settings one file sets (keys with underscores), each checked; `where` names the
+    file in errors."""
+    try:
+        raw: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"the config file {path} is not valid YAML{where}") from None
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"the config file {where} is not valid YAML{line}") from None
     if raw is None:
-        return RepoConfig()
+        return {}
     if not isinstance(raw, dict):
-        raise InputError(f"the config file {path} must be a mapping of settings")
+        raise InputError(f"the config file {where} must be a mapping of settings")
+    layer = {str(k).replace("-", "_"): v for k, v in raw.items()}
     try:
-        return RepoConfig.model_validate({str(k).replace("-", "_"): v for k, v in raw.items()})
+        RepoConfig.model_validate(layer)
     except ValidationError as exc:
         key, what = error_parts(exc)
-        raise InputError(f"{path}: setting {key.replace('_', '-')!r}: {what}") from None
+        raise InputError(f"{where}: setting {key.replace('_', '-')!r}: {what}") from None
+    return layer
+
+
+def merged_config(*layers: dict[str, Any]) -> RepoConfig:
+    """Settings files in order, each overriding those before it key by key: an
+    organisation's defaults (its `.github` repository's), then the repository's own."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return RepoConfig.model_validate(merged)
 
 
 class Settings(BaseModel):
@@ -275,6 +300,6 @@ class Settings(BaseModel):
     def workflow_file(self) -> tuple[str, str] | None:
         """(workflow file name, ref) to dispatch the next step to, from GITHUB_WORKFLOW_REF."""
         path, _, ref = self.workflow_ref.partition("@")
-        if not path or not ref:
-            return None
+        if not path or not ref or not path.lower().startswith(self.repo.lower() + "/"):
+            return None  # unset, or a workflow of another repository (a central runner's)
         return path.rsplit("/", 1)[-1], ref.removeprefix("refs/heads/")

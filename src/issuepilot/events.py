@@ -61,6 +61,16 @@ NEEDS_PERMISSION = frozenset(
 COMMANDS = {"approve", "revise", "retry", "cancel", "fix", "rebase"}
 PULL_COMMANDS = {"fix", "rebase"}  # the commands a comment on the task's PR may give
 DISPATCH_COMMANDS = COMMANDS | {"advance", "plan", "sweep"}
+# The webhook events `decide` acts on: what a GitHub App subscribes to. A workflow's own
+# runs (`workflow_dispatch`, `schedule`) are no webhooks.
+WEBHOOK_EVENTS = (
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "pull_request_review",
+    "workflow_run",
+    "check_run",
+)
 FAILED = frozenset({"failure", "timed_out"})  # conclusions of CI that a round may repair
 
 

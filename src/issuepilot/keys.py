@@ -90,3 +90,47 @@ class Keys:
     def swept(self) -> str:
         """When the last sweep began (ISO 8601): the next one reads what changed since."""
         return f"{self.prefix}swept"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKeys:
+    """The keys of `issuepilot serve` and its workers. They share one hash tag, so the
+    scripts that record a delivery and queue it touch one Redis Cluster slot; services
+    sharing a Redis keep apart by `name`."""
+
+    name: str = "service"
+
+    @property
+    def prefix(self) -> str:
+        return f"issuepilot:{{{self.name}}}:"
+
+    @property
+    def deliveries(self) -> str:
+        """Stream of what the service received (webhooks, queued tasks), not yet handed on."""
+        return f"{self.prefix}deliveries"
+
+    @property
+    def steps(self) -> str:
+        """Stream of the steps the workers run."""
+        return f"{self.prefix}steps"
+
+    def seen(self, delivery: str) -> str:
+        """Marks a delivery received, so a repeated one is acknowledged and dropped."""
+        return f"{self.prefix}seen:{delivery}"
+
+    def handed(self, delivery: str) -> str:
+        """Marks a delivery handed on (dispatched or queued for a worker): at most once."""
+        return f"{self.prefix}handed:{delivery}"
+
+    def asked(self, delivery: str) -> str:
+        """Marks a failed delivery whose redelivery was asked for."""
+        return f"{self.prefix}asked:{delivery}"
+
+    @property
+    def repos(self) -> str:
+        """Sorted set of the repositories served, scored by when they were last heard of."""
+        return f"{self.prefix}repos"
+
+    def turn(self, chore: str) -> str:
+        """Held by the copy of the service doing a periodic chore this period."""
+        return f"{self.prefix}turn:{chore}"

@@ -41,6 +41,8 @@ on:
       issue: {{description: "Issue number (empty: sweep every task)", type: string}}
       command: {{description: What to do, type: choice, default: advance,
                 options: [advance, plan, approve, revise, retry, cancel, fix, rebase, sweep]}}
+      # Filled by IssuePilot's service (`issuepilot serve`) only: the event to act on.
+      event: {{description: "Set by IssuePilot's service; leave empty", type: string}}
   schedule: [{{cron: "17,47 * * * *"}}]  # the sweep: recover, wake, repair
 permissions: {{}}
 jobs:

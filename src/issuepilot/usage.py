@@ -53,6 +53,28 @@ examples:
 
 The folder is ISSUEPILOT_AGENT_CACHE, else the runner's tool cache, else
 /opt/issuepilot-agents.""",
+    "serve": """\
+example:
+  export ISSUEPILOT_APP_ID=123456 ISSUEPILOT_APP_PRIVATE_KEY="$(cat app.pem)"
+  export ISSUEPILOT_WEBHOOK_SECRET=...   # the App's webhook secret
+  issuepilot serve --redis-url redis://localhost:6379 --host 0.0.0.0 --port 8080
+
+Set the App's webhook URL to https://<this host>/webhooks/github. Each option can also be
+given as the variable named after it (ISSUEPILOT_RUNNER_REPO, ...). See docs/serve.md.""",
+    "worker": """\
+example:
+  export ISSUEPILOT_APP_ID=123456 ISSUEPILOT_APP_PRIVATE_KEY="$(cat app.pem)"
+  export ISSUEPILOT_MODEL_API_KEY=...    # or an agent's key, as for the action
+  issuepilot worker --redis-url redis://localhost:6379
+
+Start as many as you like, on as many machines; stop one with SIGTERM (it finishes its
+step first). A step a stopped or crashed worker left is taken over after --claim-idle.""",
+    "app-manifest": """\
+example:
+  issuepilot app-manifest --webhook-url https://pilot.example.com/webhooks/github > app.json
+
+Post it to GitHub's "create a GitHub App from a manifest" page of your organisation
+(docs/serve.md shows the form), then install the App on the repositories to serve.""",
     "step": """\
 example (what the action runs, with the event GitHub hands the job):
   GITHUB_EVENT_NAME=issues GITHUB_EVENT_PATH=event.json GITHUB_REPOSITORY=octo/app \\
@@ -100,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     _explain(sub)
     _migrate(sub)
     _agents(sub)
+    _serve(sub)
+    _worker(sub)
+    _app_manifest(sub)
     _step(sub)
     return parser
 
@@ -247,3 +272,88 @@ def _step(sub: "Commands") -> None:
     for name, text in INPUTS:
         step.add_argument(f"--{name}", help=text)
     _repo(step)
+
+
+def _serve(sub: "Commands") -> None:
+    serve = _command(
+        sub,
+        "serve",
+        "run the webhook service of a GitHub App for many repositories",
+        "\n\nOne App for many repositories: each event is checked (its signature), queued in "
+        "Redis\nand answered at once; then a workflow run of the repository (or of a central "
+        "runner\nrepository) is started for it, or a worker runs it, as the repository's "
+        "settings say\n(run-steps-in). Also at /tasks, an API that queues a command for an "
+        "issue; health at\n/healthz and figures for Prometheus at /metrics.",
+    )
+    serve.add_argument("--redis-url", help="where the queue lives (default: ISSUEPILOT_REDIS_URL)")
+    serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", help="port to listen on (default: 8080)")
+    serve.add_argument(
+        "--workflow", help="the workflow file each repository keeps (default: issuepilot.yml)"
+    )
+    serve.add_argument(
+        "--runner-repo",
+        metavar="OWNER/NAME",
+        help="a central repository whose workflow runs the steps of repositories without one",
+    )
+    serve.add_argument("--runner-workflow", help="its workflow file (default: issuepilot.yml)")
+    serve.add_argument(
+        "--sweep-minutes",
+        help="how often lost deliveries are asked for again and sweeps started (default: 30)",
+    )
+    serve.add_argument("--max-body-bytes", help="largest delivery taken (default: 25 MB)")
+    serve.add_argument("--name", help="keeps several services apart in one Redis")
+
+
+def _worker(sub: "Commands") -> None:
+    worker = _command(
+        sub,
+        "worker",
+        "run the steps of repositories served by workers",
+        "\n\nFor repositories whose settings say run-steps-in: workers, each step runs here "
+        "instead\nof in a workflow run: in a fresh checkout, as the GitHub App, with the same "
+        "sandbox,\nagents and store as the action. The model and agent options are the "
+        "action's.",
+    )
+    worker.add_argument("--redis-url", help="the service's Redis (default: ISSUEPILOT_REDIS_URL)")
+    worker.add_argument(
+        "--tasks-in",
+        choices=["redis", "github"],
+        help="where the tasks live: the same Redis (default), or each repository's ledger",
+    )
+    worker.add_argument(
+        "--claim-idle",
+        help="seconds after which a silent worker's step is taken over (default: 60)",
+    )
+    worker.add_argument("--consumer", help="this worker's name (default: host and process)")
+    worker.add_argument("--metrics-port", help="serve step durations for Prometheus here")
+    worker.add_argument("--name", help="the service's --name, if it has one")
+    for name, text in INPUTS:
+        if name.startswith(("model", "agent")) and name != "model-api-key":
+            worker.add_argument(f"--{name}", help=text)
+
+
+def _app_manifest(sub: "Commands") -> None:
+    manifest = _command(
+        sub,
+        "app-manifest",
+        "print the GitHub App to create for the service",
+        "\n\nThe App's manifest, for GitHub's create-from-manifest flow: exactly the "
+        "permissions\nand events IssuePilot uses.",
+    )
+    manifest.add_argument(
+        "--webhook-url", required=True, help="https://<the service>/webhooks/github"
+    )
+    manifest.add_argument("--name", default="IssuePilot", help="the App's name (unique on GitHub)")
+    manifest.add_argument("--homepage", help="the App's homepage (default: IssuePilot's)")
+    manifest.add_argument(
+        "--redirect-url",
+        default="",
+        help="where GitHub sends you back, with the code that fetches the App's key",
+    )
+    manifest.add_argument("--public", action="store_true", help="installable by anyone")
+    manifest.add_argument(
+        "--workflows",
+        action="store_true",
+        help="also let plans change .github/workflows (token-can-write-workflows)",
+    )

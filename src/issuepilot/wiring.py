@@ -1,6 +1,6 @@
 """Build the clients one run needs from `Settings`, run it, and report what happened."""
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -93,8 +93,11 @@ async def run_step(
     payload: Payload,
     say: Callable[[str], None] = print,
     on_token: Callable[[str], None] = lambda _: None,
+    next_step: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[dict[str, str], str]:
-    """One step for the event; `say` prints the step log's lines, each through `logged`."""
+    """One step for the event; `say` prints the step log's lines, each through `logged`.
+    `next_step` starts a task's next step where that is not a workflow run (a worker's
+    queue)."""
     trigger = decide(event_name, payload, settings.config.rules)
     say(logged(f"{trigger.event}: {trigger.action} ({trigger.reason})"))
     if trigger.action is Action.IGNORE:
@@ -122,12 +125,13 @@ async def run_step(
             max_wait_s=settings.config.rate_limit_wait_seconds,
         ),
     )
+
+    def warn(line: str) -> None:
+        say(f"warning: {line}")
+
     try:
-        async with open_store(settings, gh, warn=lambda line: say(f"warning: {line}")) as (
-            store,
-            locks,
-        ):
-            return await _run(settings, trigger, payload, gh, store, locks, redact, say)
+        async with open_store(settings, gh, warn=warn) as (store, locks):
+            return await _run(settings, trigger, payload, gh, store, locks, redact, say, next_step)
     finally:
         await gh.aclose()
 
@@ -141,6 +145,7 @@ async def _run(
     locks: LockManager,
     redact: Redactor,
     say: Callable[[str], None],
+    next_step: Callable[[int], Awaitable[None]] | None,
 ) -> tuple[dict[str, str], str]:
     agents: list[Agent] = []
 
@@ -159,6 +164,7 @@ async def _run(
         payload=payload,
         out=say,
         redact=redact,
+        next_step=next_step,
     )
     try:
         outcome = await run(ctx)

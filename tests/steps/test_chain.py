@@ -23,15 +23,23 @@ async def test_the_next_step_runs_the_workflow_named_in_the_workflow_ref(sim: Si
     assert sim.dispatched == [issue]
 
 
-@pytest.mark.parametrize("ref", ["", f"{REPO}/.github/workflows/issuepilot.yml"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "",
+        f"{REPO}/.github/workflows/issuepilot.yml",
+        # A central runner's workflow: its service starts the next run, not this one.
+        "octo/runner/.github/workflows/issuepilot.yml@refs/heads/main",
+    ],
+)
 async def test_without_a_workflow_ref_the_next_step_waits_for_the_sweep(sim: Sim, ref: str) -> None:
     sim.workflow_ref = ref
     issue = sim.github.open_issue("Greet politely", BODY)
     outcome = await sim.run(sim.github.label_event(issue, "issuepilot"))
     assert outcome.automatic and sim.github.dispatches == [] and sim.dispatched == []
     assert (
-        f"#{issue}: no GITHUB_WORKFLOW_REF, so the next step waits for an event or the sweep"
-        in sim.said
+        f"#{issue}: GITHUB_WORKFLOW_REF names no workflow of this repository, so the next "
+        "step waits for an event or the sweep" in sim.said
     )
     assert (await sim.task(issue)).state is S.QUEUED
     sim.workflow_ref = f"{REPO}/.github/workflows/issuepilot.yml@refs/heads/main"

@@ -28,6 +28,7 @@ from .objects import (
     IssueEvent,
     Job,
     Pull,
+    Repository,
     ReviewComment,
 )
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -58,6 +59,7 @@ class GitHub:
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
         app_permissions: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.repo = repo
         self.http_log = http_log
@@ -65,7 +67,7 @@ class GitHub:
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         self.app: AppAuth | None = None
-        auth: httpx.Auth = TokenAuth(token)
+        auth = auth or TokenAuth(token)  # `auth`: the App's own JWT (`github.app`)
         if app is not None:
             self.app = AppAuth(
                 *app,
@@ -281,7 +283,34 @@ class GitHub:
         data = response.json()
         return str(data.get("role_name") or data.get("permission") or "none")
 
+    async def get_repository(self) -> Repository:
+        """The repository: its default branch, and the token's user's permissions on it."""
+        return Repository.model_validate((await self.request("GET", self.base)).json())
+
+    async def login(self) -> str:
+        """Whose token this is. https://docs.github.com/en/rest/users/users"""
+        return str((await self.request("GET", "/user")).json()["login"])
+
     # -- contents and the Git Data API ---------------------------------------------------
+
+    async def download_tarball(self, ref: str, into: Path) -> None:
+        """The repository's files at `ref` as a gzipped tarball, written to `into`. GitHub
+        answers with a redirect to its archive host, which is asked without the token.
+        https://docs.github.com/en/rest/repos/contents#download-a-repository-archive-tar"""
+        path = f"{self.base}/tarball/{quote(ref)}"
+        location = (await self.request("GET", path, ok=(302,))).headers.get("location", "")
+        if not location:
+            raise ServerError(f"GET {path}: no archive to download", 0)
+        self._log("GET", location.split("?", 1)[0], None)  # the query may be a credential
+        timeout = httpx.Timeout(300.0, connect=10.0)
+        async with httpx.AsyncClient(timeout=timeout, transport=self._transport) as host:
+            headers = {"User-Agent": "issuepilot"}
+            async with host.stream("GET", location, headers=headers) as archive:
+                if archive.status_code != 200:
+                    raise ServerError(f"GET {path}: the archive answered {archive.status_code}", 0)
+                with into.open("wb") as out:
+                    async for chunk in archive.aiter_bytes():
+                        out.write(chunk)
 
     async def get_branch(self, branch: str) -> tuple[str, str]:
         """(head commit SHA, its tree SHA) in one call."""
@@ -289,13 +318,13 @@ class GitHub:
         commit = response.json()["commit"]
         return str(commit["sha"]), str(commit["commit"]["tree"]["sha"])
 
-    async def get_raw(self, path: str, ref: str) -> str | None:
-        """A file's text at `ref` as raw bytes (up to 100 MB, where the JSON form of the
-        contents API stops at 1 MB); None if it does not exist."""
+    async def get_raw(self, path: str, ref: str = "") -> str | None:
+        """A file's text at `ref` (default: the default branch) as raw bytes (up to 100 MB,
+        where the JSON form of the contents API stops at 1 MB); None if it does not exist."""
         response = await self.request(
             "GET",
             f"{self.base}/contents/{quote(path)}",
-            params={"ref": ref},
+            params={"ref": ref} if ref else None,
             ok=(404,),
             headers={"Accept": "application/vnd.github.raw+json"},
         )

@@ -106,6 +106,8 @@ class ReviewComment(Partial):
 class Repository(Partial):
     full_name: str = ""
     default_branch: str = "main"
+    # The token's user's rights on it (admin, maintain, push, ...), where GitHub says.
+    permissions: dict[str, bool] | None = None
 
 
 class RunPull(Partial):

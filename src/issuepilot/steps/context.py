@@ -1,7 +1,7 @@
 """One run's context: its settings, clients, event, clock, and what it has learnt so far."""
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +54,8 @@ class Context:
     written_at: dict[int, datetime] = field(default_factory=dict)  # status comment writes
     summary: list[str] = field(default_factory=list)  # lines for the job summary
     latest: Task | None = None  # the task as this run last stored it
+    # Where the next step is started when it is not a workflow run: a worker's queue.
+    next_step: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def config(self) -> RepoConfig:

@@ -80,6 +80,7 @@ def _kept(body: str) -> str:
 
 async def _issue_text(ctx: Context, task: Task) -> IssueText:
     issue = ctx.payload.issue
-    if issue is None or issue.number != task.issue:
+    # A payload handed on without the issue's text (see `relay`) does not say it is empty.
+    if issue is None or issue.number != task.issue or "body" not in issue.model_fields_set:
         issue = ctx.read_issues[task.issue] = await ctx.gh.get_issue(task.issue)
     return IssueText(task.issue, issue.title, issue.body or "", tuple(task.feedback))

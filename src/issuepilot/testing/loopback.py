@@ -2,6 +2,7 @@
 answers in-process through httpx's mock transport: the base of the local fakes."""
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -14,6 +15,14 @@ IN_PROCESS_ORIGIN = "http://in-process.invalid"
 
 class LostReply(Exception):
     """Raised by `respond`: close the connection without answering."""
+
+
+class Quiet(ThreadingHTTPServer):
+    """Says nothing of a client that went away mid-request (tests kill runs on purpose)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class JsonServer:
@@ -94,7 +103,7 @@ class JsonServer:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = Quiet(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         # A short poll: stopping the server waits for the loop to notice, at most this long.
         threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()

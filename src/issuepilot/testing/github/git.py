@@ -7,7 +7,9 @@ git computes a blob's, so equal contents share one object.
 """
 
 import hashlib
+import io
 import json
+import tarfile
 from typing import Any
 
 Tree = dict[str, tuple[str, str]]  # path -> (mode, blob SHA)
@@ -121,3 +123,14 @@ class GitObjects:
         """Every file's text at a branch (a test helper)."""
         tree = self.tree_at(self.refs[f"heads/{branch}"])
         return {path: self.blobs[sha].decode(errors="replace") for path, (_, sha) in tree.items()}
+
+    def tarball(self, commit: str, top: str) -> bytes:
+        """A commit's files as GitHub's repository archive: a gzipped tarball with every
+        path under one folder, `top`."""
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as tar:
+            for path, (mode, sha) in sorted(self.tree_at(commit).items()):
+                info = tarfile.TarInfo(f"{top}/{path}")
+                info.size, info.mode = len(self.blobs[sha]), int(mode[-3:], 8)
+                tar.addfile(info, io.BytesIO(self.blobs[sha]))
+        return out.getvalue()

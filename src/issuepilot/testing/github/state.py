@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .git import GitObjects
+from .hooks import Hooks
 from .logs import LogHost
 
 Json = Any
@@ -93,13 +94,16 @@ class RepoState(GitObjects):
         self.jobs: dict[int, dict[str, Any]] = {}  # id -> id, run, name, steps, log (bytes)
         self.check_runs: dict[int, dict[str, Any]] = {}  # id -> ..., output, annotations
         self.dispatches: list[dict[str, Any]] = []
+        # The workflow files that take dispatches, and their inputs (None: any, with any).
+        self.workflows: dict[str, set[str]] | None = None
+        self.hooks: Hooks | None = None  # the App's webhook, where an App has one
         # Handlers and event builders change the state under this lock: the loopback server
         # serves each request on its own thread.
         self.lock = threading.RLock()
         self._last_id = 1000
         self.seconds = 0  # the last change's time, in seconds after EPOCH (see `tick`)
         self.clock: Callable[[], float] = time.time  # tests in-process set their own
-        self.log_host = LogHost(self.job_log)
+        self.log_host = LogHost(self.job_log, self.archive)
         self.seed(files or {"README.md": "# demo\n"})
 
     def tick(self) -> str:
@@ -176,6 +180,13 @@ class RepoState(GitObjects):
 
     def ensure_label(self, name: str) -> None:
         self.labels.setdefault(name, {"color": "ededed", "description": ""})
+
+    def archive(self, sha: str) -> bytes | None:
+        """A commit's tarball, as the archive host serves it."""
+        with self.lock:
+            if sha not in self.commits:
+                return None
+            return self.tarball(sha, f"{self.repo.replace('/', '-')}-{sha[:7]}")
 
     def job_log(self, job_id: int) -> bytes | None:
         """A job's log, as the log host serves it."""

@@ -5,7 +5,7 @@ A new route goes into its area's module (or a new one listed here); regenerating
 description for the tests.
 """
 
-from . import actions, app, checks, compare, git, issues, pulls
+from . import actions, app, checks, compare, git, issues, pulls, repos
 from .base import Answer, ApiError, Call, Route
 
 ROUTES: list[Route] = [
@@ -16,6 +16,7 @@ ROUTES: list[Route] = [
     *actions.ROUTES,
     *checks.ROUTES,
     *app.ROUTES,
+    *repos.ROUTES,
 ]
 
 __all__ = ["ROUTES", "Answer", "ApiError", "Call", "Route"]

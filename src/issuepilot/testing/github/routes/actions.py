@@ -12,8 +12,16 @@ from .base import REPO, Answer, ApiError, Call, Route, page, paged
 
 
 def dispatch(repo: RepoState, call: Call) -> Answer:
+    """Where the fake knows its workflows (`workflows`), only those take a dispatch, and
+    only with the inputs they declare."""
     if "ref" not in call.body:
         raise ApiError(422, "Invalid request: ref is missing")
+    if repo.workflows is not None:
+        declared = repo.workflows.get(call.params["workflow_id"])
+        if declared is None:
+            raise ApiError(404, "Not Found")
+        if unexpected := sorted(set(call.body.get("inputs", {})) - declared):
+            raise ApiError(422, f"Unexpected inputs provided: {unexpected}")
     repo.dispatches.append(
         {
             "workflow": call.params["workflow_id"],

@@ -1,10 +1,12 @@
 """GitHub App authentication: the App's JWT finds its installation and mints installation
-tokens, which the fake then accepts like any other token.
-https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app"""
+tokens, which the fake then accepts like any other token. With the JWT the App also reads
+who it is and its webhook's delivery log, and asks for redeliveries.
+https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app
+https://docs.github.com/en/rest/apps/webhooks"""
 
 import time
 
-from ..state import App, RepoState
+from ..state import STAMP, App, RepoState
 from .base import REPO, Answer, ApiError, Call, Route
 
 MAX_JWT_LIFETIME_S = (
@@ -79,7 +81,51 @@ def access_token(repo: RepoState, call: Call) -> Answer:
     )
 
 
+def get_app(repo: RepoState, call: Call) -> Answer:
+    app = verify_jwt(repo, call.token)
+    owner = repo.user_json(repo.owner)
+    return Answer(
+        200,
+        {
+            "id": int(app.app_id),
+            "slug": app.slug,
+            "name": app.slug,
+            "owner": owner,
+            "permissions": app.permissions,
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        },
+    )
+
+
+def list_deliveries(repo: RepoState, call: Call) -> Answer:
+    """Newest first; `cursor` is where a page starts, as the `Link` header names it."""
+    verify_jwt(repo, call.token)
+    hooks = repo.hooks
+    found = list(reversed(hooks.deliveries)) if hooks is not None else []
+    if cursor := call.query.get("cursor", ""):
+        found = [d for d in found if d["id"] <= int(cursor.removeprefix("v1_"))]
+    per_page = min(int(call.query.get("per_page", 30)), 100)
+    chunk, headers = found[:per_page], {}
+    if len(found) > per_page:
+        rest = {k: v for k, v in call.query.items() if k != "cursor"}
+        query = "&".join(f"{k}={v}" for k, v in rest.items())
+        url = f"{call.api_url}{call.path}?{query}&cursor=v1_{found[per_page]['id']}"
+        headers = {"Link": f'<{url}>; rel="next"'}
+    return Answer(200, chunk, headers)
+
+
+def redeliver(repo: RepoState, call: Call) -> Answer:
+    verify_jwt(repo, call.token)
+    if repo.hooks is None or repo.hooks.redeliver(call.number("delivery_id")) is None:
+        raise ApiError(404, "Not Found")
+    return Answer(202, {})
+
+
 ROUTES = [
     Route("GET", REPO + "/installation", installation, app_jwt=True),
     Route("POST", "/app/installations/{installation_id}/access_tokens", access_token, app_jwt=True),
+    Route("GET", "/app", get_app, app_jwt=True),
+    Route("GET", "/app/hook/deliveries", list_deliveries, app_jwt=True),
+    Route("POST", "/app/hook/deliveries/{delivery_id}/attempts", redeliver, app_jwt=True),
 ]

@@ -9,26 +9,30 @@ context are counted apart: from a checkout they cost nothing.
 
 import argparse
 import asyncio
-import json
 import os
 import uuid
 from typing import Any
 
 from issuepilot.config import RepoConfig, Settings
 from issuepilot.events import parse_payload
-from issuepilot.testing.fake_llm import FakeLLM, Messages
+from issuepilot.testing.fake_llm import Answer, Calls, FakeLLM, Messages, calls_made
 from issuepilot.testing.github import FakeGitHub
 from issuepilot.testing.redis_server import ThrowawayRedis
 from issuepilot.wiring import run_step
 
 
 def model_for(paths: list[str]) -> FakeLLM:
-    def reply(messages: Messages) -> str:
+    """A planner that plans every path, and an executor that writes each in one turn."""
+
+    def reply(messages: Messages, tools: list[str]) -> Answer:
         if "planner" in messages[0]["content"].lower():
             files = [{"path": p, "action": "modify"} for p in paths]
-            return json.dumps({"summary": "Bulk change", "steps": ["edit"], "files": files})
-        files = [{"path": p, "content": f"# changed {p}\n"} for p in paths]
-        return json.dumps({"files": files, "message": "Bulk change"})
+            return Calls([("submit_plan", {"summary": "Bulk change", "files": files})])
+        if not any(name == "write_file" for _, name, _ in calls_made(messages)):
+            return Calls(
+                [("write_file", {"path": p, "content": f"# changed {p}\n"}) for p in paths]
+            )
+        return Calls([("finish", {"message": "Bulk change"})])
 
     return FakeLLM(reply=reply)
 

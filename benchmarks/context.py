@@ -63,8 +63,14 @@ def issue_text() -> IssueText:
 
 
 class Ctx:
+    """What `planner_context` reads of a step's context: the settings and the client."""
+
     def __init__(self, settings: Settings, gh: Any) -> None:
         self.settings, self.gh = settings, gh
+
+    @property
+    def config(self) -> RepoConfig:
+        return self.settings.config
 
 
 async def measure(ctx: Ctx, rounds: int) -> tuple[float, float, int, int, int]:
